@@ -1,0 +1,95 @@
+//! hermes-sandbox: the executors that run the agent's shell commands.
+//!
+//! This crate knows nothing of the agent. It takes an [`ExecRequest`] — a command line,
+//! a working directory, an environment built by the caller from an allowlist, limits —
+//! and runs it through one backend:
+//!
+//! - [`local`]: directly on the host, as the current user. Only when the user chose it
+//!   explicitly (`terminal.backend: local`); it warns at every start.
+//!
+//! Backends fail closed: if one cannot enforce its policy it returns
+//! [`ExecError::Unavailable`] and runs nothing.
+
+pub mod local;
+mod output;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+pub use local::LocalExecutor;
+
+/// One command to run.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    /// A shell command line, run by `bash -c` (or `sh -c` where bash is missing).
+    pub command: String,
+    /// Absolute working directory.
+    pub cwd: PathBuf,
+    /// The complete environment of the command; nothing else is inherited.
+    pub env: BTreeMap<String, String>,
+    /// Wall-clock limit; the whole process tree is killed when it passes.
+    pub timeout: Duration,
+    /// Bytes written to the command's stdin, which is then closed. `None` = `/dev/null`.
+    pub stdin: Option<Vec<u8>>,
+    /// Output (stdout and stderr together) beyond this many bytes stops the command.
+    pub max_output_bytes: usize,
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Exit status, when the command exited normally.
+    pub exit_code: Option<i32>,
+    /// Signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// stdout and stderr, interleaved in arrival order.
+    pub output: Vec<u8>,
+    pub timed_out: bool,
+    /// The output cap was hit and the command was stopped.
+    pub output_truncated: bool,
+    pub duration: Duration,
+}
+
+impl ExecOutput {
+    /// The status a shell would report: the exit code, or 128 + signal.
+    pub fn status_code(&self) -> i32 {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => -1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// The backend cannot run commands with its full policy; nothing was run.
+    #[error("the {backend} executor is unavailable: {reason}")]
+    Unavailable { backend: String, reason: String },
+    #[error("could not start the command: {0}")]
+    Spawn(String),
+    #[error("i/o error while running the command: {0}")]
+    Io(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// A place where shell commands run.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    /// Backend name as configured in `terminal.backend`.
+    fn kind(&self) -> &'static str;
+
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ExecOutput, ExecError>;
+}
+
+/// Environment variable names a command may receive from the host by default.
+pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ"];

@@ -1,1 +1,20 @@
-//! hermes-tools
+//! hermes-tools: the built-in tools, with Hermes Agent's names and argument shapes.
+//!
+//! One module per tool:
+//! - [`read_file`], [`write_file`], [`patch`] (replace mode and V4A patches, see [`v4a`]),
+//!   [`search_files`]: file tools, confined to the workspace by [`fs`]
+//! - [`terminal`]: shell commands through a `hermes_sandbox::Executor`
+//! - [`todo`]: the per-session task list
+//! - [`memory`]: `MEMORY.md` / `USER.md` and the frozen snapshot for the system prompt
+//! - [`session_search`]: full-text search over past sessions
+
+pub mod fs;
+pub mod memory;
+pub mod patch;
+pub mod read_file;
+pub mod search_files;
+pub mod session_search;
+pub mod terminal;
+pub mod todo;
+pub mod v4a;
+pub mod write_file;

@@ -26,6 +26,8 @@ use crate::truncate::{OutputLimits, cap_output};
 pub struct AgentConfig {
     /// Model calls allowed per user turn (`agent.max_turns`).
     pub max_turns: u32,
+    /// Safety-net caps applied to every tool result after the tool's own limits
+    /// (Hermes' per-result budget, 100 000 characters by default).
     pub output_limits: OutputLimits,
     pub compression: CompressionConfig,
     /// Context window assumed when the provider does not say (tokens).
@@ -40,7 +42,11 @@ impl Default for AgentConfig {
     fn default() -> AgentConfig {
         AgentConfig {
             max_turns: 90,
-            output_limits: OutputLimits::default(),
+            output_limits: OutputLimits {
+                max_bytes: 100_000,
+                max_lines: 0,
+                max_line_length: 0,
+            },
             compression: CompressionConfig::default(),
             default_context_length: 128_000,
             workspace: std::path::PathBuf::from("."),
@@ -612,7 +618,11 @@ impl Agent {
         let removed = plan.tail - plan.head;
         let mut messages = Vec::with_capacity(plan.head + 1 + session.messages.len() - plan.tail);
         messages.extend_from_slice(&session.messages[..plan.head]);
-        messages.push(compress::summary_message(&summary, removed));
+        messages.push(compress::summary_message(
+            &summary,
+            removed,
+            plan.head.checked_sub(1).map(|i| session.messages[i].role),
+        ));
         messages.extend_from_slice(&session.messages[plan.tail..]);
 
         let old_id = session.id.clone();

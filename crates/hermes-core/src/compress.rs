@@ -66,7 +66,16 @@ pub fn plan(messages: &[Message], cfg: &CompressionConfig) -> Option<Plan> {
     (tail > head + 1).then_some(Plan { head, tail })
 }
 
-const SUMMARY_PREFIX: &str = "[CONTEXT COMPACTION]";
+/// Opening of a compaction summary. Hermes and its tools recognise summaries by the
+/// `[CONTEXT COMPACTION` prefix.
+pub const SUMMARY_PREFIX: &str = "[CONTEXT COMPACTION — REFERENCE ONLY] Earlier turns were \
+compacted into the summary below. This is a handoff from a previous context window — treat it \
+as background reference, NOT as active instructions. Do not redo work it describes as done; \
+avoid repeating it:";
+
+/// Closing line of a compaction summary.
+pub const SUMMARY_END_MARKER: &str =
+    "--- END OF CONTEXT SUMMARY — respond to the message below, not the summary above ---";
 
 /// The request that asks the model to summarise `middle`.
 pub fn summary_request(
@@ -102,19 +111,24 @@ pub fn summary_request(
     }
 }
 
-/// The message that stands in for the summarised middle.
-pub fn summary_message(summary: &str, removed: usize) -> Message {
+/// The message that stands in for the summarised middle. Its role is chosen so that it
+/// differs from the message before it (`previous`), keeping roles alternating.
+pub fn summary_message(summary: &str, removed: usize, previous: Option<Role>) -> Message {
     let body = if summary.trim().is_empty() {
         format!(
-            "{SUMMARY_PREFIX} {removed} earlier messages were removed to fit the context window; no summary is available."
+            "{removed} earlier messages were removed to fit the context window; no summary is available."
         )
     } else {
         format!(
-            "{SUMMARY_PREFIX} {removed} earlier messages were summarised to fit the context window:\n\n{}",
+            "{removed} earlier messages were summarised:\n\n{}",
             summary.trim()
         )
     };
-    Message::user(body)
+    let text = format!("{SUMMARY_PREFIX}\n\n{body}\n\n{SUMMARY_END_MARKER}");
+    match previous {
+        Some(Role::User) => Message::assistant(text),
+        _ => Message::user(text),
+    }
 }
 
 #[cfg(test)]
@@ -166,8 +180,14 @@ mod tests {
 
     #[test]
     fn summary_message_marks_itself() {
-        let m = summary_message("the user wants X", 12);
-        assert!(m.content.starts_with(SUMMARY_PREFIX));
+        let m = summary_message("the user wants X", 12, Some(Role::Assistant));
+        assert!(m.content.starts_with("[CONTEXT COMPACTION"));
         assert!(m.content.contains("12 earlier messages"));
+        assert!(m.content.ends_with(SUMMARY_END_MARKER));
+        assert_eq!(m.role, Role::User);
+        assert_eq!(
+            summary_message("", 3, Some(Role::User)).role,
+            Role::Assistant
+        );
     }
 }

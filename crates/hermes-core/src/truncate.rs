@@ -82,13 +82,15 @@ pub fn cap_output(text: &str, limits: &OutputLimits) -> String {
     };
 
     if limits.max_bytes > 0 && text.len() > limits.max_bytes {
-        let head_end = floor_char_boundary(&text, limits.max_bytes * 3 / 5);
+        // Hermes keeps the first 40% and the last 60%: the end of a command's output
+        // (errors, summaries) is usually what matters most.
+        let head_end = floor_char_boundary(&text, limits.max_bytes * 2 / 5);
         let tail_start = ceil_char_boundary(&text, text.len() - (limits.max_bytes - head_end));
         let omitted = tail_start - head_end;
         format!(
-            "{}\n[… {omitted} bytes omitted: output exceeded tool_output.max_bytes ({}) …]\n{}",
+            "{}\n\n... [OUTPUT TRUNCATED - {omitted} chars omitted out of {} total] ...\n\n{}",
             &text[..head_end],
-            limits.max_bytes,
+            text.len(),
             &text[tail_start..]
         )
     } else {
@@ -139,6 +141,9 @@ mod tests {
         };
         let out = cap_output(&"x".repeat(10_000), &l);
         assert!(out.len() < 1200, "{}", out.len());
-        assert!(out.contains("9000 bytes omitted"));
+        assert!(
+            out.contains("[OUTPUT TRUNCATED - 9000 chars omitted out of 10000 total]"),
+            "{out}"
+        );
     }
 }

@@ -6,12 +6,15 @@
 //!
 //! - [`local`]: directly on the host, as the current user. Only when the user chose it
 //!   explicitly (`terminal.backend: local`); it warns at every start.
+//! - [`unavailable`]: what a backend becomes when it cannot be established: every command
+//!   is refused with the reason.
 //!
 //! Backends fail closed: if one cannot enforce its policy it returns
 //! [`ExecError::Unavailable`] and runs nothing.
 
 pub mod local;
 mod output;
+pub mod unavailable;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +24,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 pub use local::LocalExecutor;
+pub use unavailable::Unavailable;
 
 /// One command to run.
 #[derive(Debug, Clone)]

@@ -176,9 +176,9 @@ async fn handle(
             .or_insert(v);
     }
 
-    let protocol = if method == Method::POST && path.ends_with("/chat/completions") {
+    let protocol = if method == Method::POST && path == "/v1/chat/completions" {
         Some(Protocol::OpenAi)
-    } else if method == Method::POST && path.ends_with("/messages") {
+    } else if method == Method::POST && path == "/v1/messages" {
         Some(Protocol::Anthropic)
     } else {
         None
@@ -212,7 +212,7 @@ async fn handle(
     };
 
     let Some(protocol) = protocol else {
-        if method == Method::GET && path.ends_with("/models") {
+        if method == Method::GET && path == "/v1/models" {
             return axum::Json(json!({
                 "object": "list",
                 "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "hermes-testkit"}]

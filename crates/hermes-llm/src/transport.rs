@@ -270,8 +270,20 @@ impl Transport {
                 .read_body(response, ERROR_BODY_LIMIT, false, cancel)
                 .await
                 .unwrap_or_default();
-            let error =
+            let mut error =
                 classify::classify_http(self.provider(), status, retry_after, &body, &self.scrub);
+            if let ProviderError::BadRequest {
+                status: 404,
+                detail,
+                ..
+            } = &mut error
+            {
+                // Usually a base URL without (or with a doubled) `/v1`.
+                detail.push_str(&format!(
+                    " (no such endpoint: {}; check model.base_url)",
+                    self.display_url
+                ));
+            }
             return Err(Failure { error, retry_after });
         }
 
@@ -281,6 +293,16 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
+        if content_type.contains("html") {
+            return Err(ProviderError::Malformed {
+                provider: self.provider().to_string(),
+                detail: format!(
+                    "{} answered with an HTML page instead of a model response; check model.base_url",
+                    self.display_url
+                ),
+            }
+            .into());
+        }
         let is_sse = if content_type.contains("event-stream") {
             true
         } else if content_type.contains("json") {

@@ -307,3 +307,35 @@ async fn unreachable_server_is_a_network_error() {
     assert_eq!(url, &format!("http://127.0.0.1:{port}/v1/chat/completions"));
     assert!(!e.to_string().contains(KEY), "{e}");
 }
+
+#[tokio::test]
+async fn wrong_base_urls_get_a_hint() {
+    let mock = MockLlm::start().await;
+    mock.push(Reply::raw(
+        "text/html; charset=utf-8",
+        "<html><body>Welcome to nginx</body></html>",
+    ));
+    let p = provider(openai_cfg(&mock));
+    let e = complete(p.as_ref(), &simple_request("q"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), "malformed");
+    assert!(
+        e.to_string().contains("HTML page") && e.to_string().contains("model.base_url"),
+        "{e}"
+    );
+
+    // No `/v1`: the mock answers unknown routes with 404.
+    let mut cfg = openai_cfg(&mock);
+    cfg.base_url = mock.base_url();
+    let p = provider(cfg);
+    let e = complete(p.as_ref(), &simple_request("q"))
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(e.class(), "bad_request", "{msg}");
+    assert!(
+        msg.contains("/chat/completions") && msg.contains("check model.base_url"),
+        "{msg}"
+    );
+}

@@ -263,6 +263,8 @@ struct ChunkParser {
     slots: HashMap<u32, usize>,
     /// The id seen for each of our indexes.
     ids: Vec<Option<String>>,
+    /// The name seen for each of our indexes (some servers repeat it in every piece).
+    names: Vec<Option<String>>,
     last_slot: Option<usize>,
 }
 
@@ -275,12 +277,14 @@ impl ChunkParser {
             finished: false,
             slots: HashMap::new(),
             ids: Vec::new(),
+            names: Vec::new(),
             last_slot: None,
         }
     }
 
     fn new_slot(&mut self, id: Option<&str>) -> usize {
         self.ids.push(id.map(str::to_string));
+        self.names.push(None);
         self.ids.len() - 1
     }
 
@@ -384,6 +388,14 @@ impl StreamParser for ChunkParser {
                 let (name, arguments) = match tc.function {
                     Some(f) => (f.name.filter(|n| !n.is_empty()), f.arguments),
                     None => (None, None),
+                };
+                let name = match name {
+                    Some(n) if self.names[index].as_deref() == Some(n.as_str()) => None,
+                    Some(n) => {
+                        self.names[index] = Some(n.clone());
+                        Some(n)
+                    }
+                    None => None,
                 };
                 out.push_back(StreamEvent::ToolCallDelta {
                     index,
@@ -522,6 +534,20 @@ mod tests {
         assert_eq!(c.message.tool_calls.len(), 2);
         assert_eq!(c.message.tool_calls[0].arguments, "{}");
         assert_eq!(c.message.tool_calls[1].name, "g");
+    }
+
+    #[test]
+    fn repeated_names_are_not_doubled() {
+        let piece = |args: &str| json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "a", "function": {"name": "read_file", "arguments": args}}]}}]});
+        let ev = parse(&[piece("{\"pa"), piece("th\":1}"), "[DONE]".into()]);
+        let mut acc = hermes_core::provider::Accumulator::new();
+        for e in &ev {
+            acc.push(e);
+        }
+        let c = acc.finish();
+        assert_eq!(c.message.tool_calls.len(), 1);
+        assert_eq!(c.message.tool_calls[0].name, "read_file");
+        assert_eq!(c.message.tool_calls[0].arguments, "{\"path\":1}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hermes_core::{Message, NewSession};
-use hermes_store::{SearchOptions, Store};
+use hermes_store::{SearchOptions, SessionFilter, Store};
 
 const PER_SESSION: usize = 100;
 const BENCH_META_KEY: &str = "hermes_rs_bench_complete";
@@ -243,6 +243,27 @@ fn bench_search(store: &Store, label: &str, query: &str, runs: usize, opts: &Sea
     );
 }
 
+fn bench_list(store: &Store) {
+    let runs = 20;
+    let mut times = Vec::with_capacity(runs);
+    let mut n = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        n = store
+            .list_sessions(&SessionFilter::default())
+            .map(|v| v.len())
+            .unwrap_or(0);
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "{:<57} runs {runs:>3}  median {:>8.2} ms  p95 {:>8.2} ms  rows {n:>3}",
+        "list_sessions (20 newest of all sessions)",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.95)),
+    );
+}
+
 fn bench_inserts(store: &Store) -> Result<(), Box<dyn std::error::Error>> {
     let vocab = vocabulary();
     let mut rng = Rng(42);
@@ -339,6 +360,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     bench_search(&store, "English substring, trigram", "ubernete", 10, &top10);
     bench_search(&store, "CJK 2 chars, LIKE scan (top 10)", "迁移", 5, &top10);
+    bench_list(&store);
     bench_inserts(&store)?;
     Ok(())
 }

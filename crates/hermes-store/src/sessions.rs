@@ -452,28 +452,33 @@ fn list_sessions_on(
     conn: &Connection,
     filter: &SessionFilter,
 ) -> Result<Vec<SessionSummary>, StoreError> {
-    let mut sql = format!(
+    // Page first, then fetch previews only for the rows on the page.
+    let mut inner = format!(
         "SELECT s.id, s.source, s.title, s.started_at, s.ended_at, s.end_reason,
-                s.message_count, s.model, s.parent_session_id,
-                {LAST_ACTIVE_SQL} AS last_active, {FIRST_USER_SQL} AS first_user
+                s.message_count, s.model, s.parent_session_id, {LAST_ACTIVE_SQL} AS last_active
          FROM sessions s WHERE 1 = 1"
     );
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(src) = &filter.source {
         args.push(src.clone().into());
-        sql.push_str(&format!(" AND s.source = ?{}", args.len()));
+        inner.push_str(&format!(" AND s.source = ?{}", args.len()));
     }
     for ex in &filter.exclude_sources {
         args.push(ex.clone().into());
-        sql.push_str(&format!(" AND s.source <> ?{}", args.len()));
+        inner.push_str(&format!(" AND s.source <> ?{}", args.len()));
     }
     args.push((filter.limit.min(i64::MAX as usize) as i64).into());
     let lim = args.len();
     args.push((filter.offset.min(i64::MAX as usize) as i64).into());
     let off = args.len();
-    sql.push_str(&format!(
-        " ORDER BY last_active DESC, s.started_at DESC, s.id DESC LIMIT ?{lim} OFFSET ?{off}"
-    ));
+    const ORDER: &str = "ORDER BY last_active DESC, s.started_at DESC, s.id DESC";
+    inner.push_str(&format!(" {ORDER} LIMIT ?{lim} OFFSET ?{off}"));
+    let sql = format!(
+        "SELECT s.id, s.source, s.title, s.started_at, s.ended_at, s.end_reason,
+                s.message_count, s.model, s.parent_session_id, s.last_active,
+                {FIRST_USER_SQL} AS first_user
+         FROM ({inner}) s {ORDER}"
+    );
     let mut stmt = conn.prepare(&sql).ctx("listing sessions")?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args), |r| {

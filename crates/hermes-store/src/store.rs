@@ -15,6 +15,10 @@ use crate::migrate::{self, InitReport};
 /// How long a statement waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 
+/// How long a write keeps retrying to start while other writers hold the lock (Hermes
+/// retries transcript writes for up to 60 s, routine writes for 20 s).
+pub const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(20);
+
 /// Hermes' `journal_size_limit` (64 MiB), set whenever WAL is active.
 const JOURNAL_SIZE_LIMIT: i64 = 67_108_864;
 
@@ -82,8 +86,7 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .ctx("opening the database")?;
         let store = Store::setup(conn, Some(path.to_path_buf()))?;
@@ -139,15 +142,27 @@ impl Store {
     }
 
     /// Runs `f` in `BEGIN IMMEDIATE … COMMIT`; any error rolls the whole write back.
+    /// While another process holds the write lock, `BEGIN IMMEDIATE` waits out the busy
+    /// timeout and is retried (with growing pauses) for up to [`WRITE_RETRY_BUDGET`].
     pub(crate) fn write<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx(op)?;
+        let conn = self.lock();
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(20);
+        let tx = loop {
+            match Transaction::new_unchecked(&conn, TransactionBehavior::Immediate) {
+                Ok(tx) => break tx,
+                Err(e) if is_busy(&e) && started.elapsed() < WRITE_RETRY_BUDGET => {
+                    tracing::debug!(op, "state.db is locked by another writer; retrying");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(source) => return Err(StoreError::Db { op, source }),
+            }
+        };
         let out = f(&tx)?;
         tx.commit().ctx(op)?;
         Ok(out)
@@ -175,6 +190,13 @@ impl Store {
             Ok(rows.join("\n"))
         })
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn enable_wal(conn: &Connection) -> Result<String, StoreError> {

@@ -92,3 +92,29 @@ fn a_failed_write_leaves_nothing_behind() {
     let rows = store.messages("s1").unwrap();
     assert!(rows[0].timestamp < rows[1].timestamp);
 }
+
+#[test]
+fn a_write_waits_for_another_process_holding_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = store_with_session(dir.path(), "s1");
+    // Another writer takes the write lock and keeps it past the 5 s busy timeout.
+    let holder = raw(&path);
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    holder
+        .execute(
+            "INSERT INTO messages (session_id, role, content, timestamp, active)
+             VALUES ('s1', 'user', 'from the other writer', 1.0, 1)",
+            [],
+        )
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        holder.execute_batch("COMMIT").unwrap();
+    });
+    let id = store.append_message("s1", &Message::user("ours")).unwrap();
+    release.join().unwrap();
+    let rows = store.messages("s1").unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].id, id);
+    assert_eq!(rows[0].content.as_deref(), Some("from the other writer"));
+}

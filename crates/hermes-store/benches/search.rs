@@ -4,7 +4,9 @@
 //!
 //! The database is built once (batched inserts through the public API) and cached under
 //! `target/bench-data/`; later runs reuse it. Prints numbers only; asserts nothing.
-//! `HERMES_BENCH_MESSAGES` overrides the size (the cache file name includes it).
+//! `HERMES_BENCH_MESSAGES` overrides the size (the cache file name includes it). Run
+//! without `--bench` (as `cargo test --all-targets` does) it only smoke-tests itself on
+//! 2,000 messages.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -306,10 +308,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `cargo test --benches` asks for a listing; there is nothing to list.
         return Ok(());
     }
-    let total: usize = std::env::var("HERMES_BENCH_MESSAGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`) this is a
+    // quick smoke run on a small database, so test runs stay fast.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let total: usize = if smoke {
+        2_000
+    } else {
+        std::env::var("HERMES_BENCH_MESSAGES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000)
+    };
     let path = data_path(total);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

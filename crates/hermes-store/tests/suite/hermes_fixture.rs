@@ -277,3 +277,58 @@ fn sessions_we_create_in_a_hermes_database_use_its_conventions() {
         "20260720_080000_c0ffee"
     );
 }
+
+#[test]
+fn a_newer_hermes_database_with_fts_layout_3_stays_usable_and_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    raw(&path)
+        .execute_batch(include_str!("../fixtures/hermes_v30_state.sql"))
+        .unwrap();
+    let before = schema_objects(&path);
+
+    let store = Store::open(&path).unwrap();
+    assert!(
+        store.init_report().added_columns.is_empty(),
+        "{:?}",
+        store.init_report()
+    );
+    let sid = "20260801_100000_abcdef";
+    let id = store
+        .append_message(sid, &Message::user("Check the flamingo rotation log"))
+        .unwrap();
+    store
+        .append_message(sid, &Message::assistant("检查备份日志文件"))
+        .unwrap();
+    let all = SearchOptions::default();
+    let hits = store.search("flamingo", &all).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].message_id, id);
+    assert_eq!(store.search("rotation", &all).unwrap().len(), 3);
+    let zh = store.search("备份日志", &all).unwrap();
+    assert_eq!(zh.len(), 1);
+    assert_eq!(zh[0].route, SearchRoute::Trigram);
+    assert_eq!(store.search("备份轮换", &all).unwrap().len(), 1);
+    let listed = store.list_sessions(&SessionFilter::default()).unwrap();
+    assert_eq!(listed[0].id, sid);
+    drop(store);
+
+    assert_eq!(schema_objects(&path), before);
+    let conn = raw(&path);
+    let version: i64 = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 30);
+    assert_eq!(meta(&path, "fts_storage_version").as_deref(), Some("3"));
+    // Hermes' display_order trigger ran for our row.
+    let order: Option<i64> = conn
+        .query_row(
+            "SELECT display_order FROM messages WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(order, Some(id));
+    fts_integrity(&path, "messages_fts");
+    fts_integrity(&path, "messages_fts_trigram");
+}

@@ -1,6 +1,9 @@
 //! One module per tool. More modules (the file tools, session_search) are declared here
 //! by their owners.
 
+mod files;
 mod memory;
+mod patch;
+mod search;
 mod terminal;
 mod todo;

@@ -227,7 +227,7 @@ pub fn read_file(
         ));
     }
 
-    let end_line = offset + limit - 1;
+    let end_line = offset.saturating_add(limit - 1);
     let truncated = page.total > end_line;
     let mut out = json!({
         "content": page.lines.join("\n"),
@@ -248,7 +248,7 @@ pub fn read_file(
     } else if truncated {
         Some(format!(
             "Use offset={} to continue reading (showing {offset}-{end_line} of {} lines)",
-            end_line + 1,
+            end_line.saturating_add(1),
             page.total
         ))
     } else {
@@ -292,7 +292,7 @@ fn read_lines(
     limit: usize,
     limits: &ReadLimits,
 ) -> std::io::Result<Page> {
-    let end = offset + limit - 1;
+    let end = offset.saturating_add(limit - 1);
     let mut page = Page {
         lines: Vec::new(),
         total: 0,

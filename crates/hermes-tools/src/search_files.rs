@@ -238,7 +238,7 @@ pub fn search_files(
             "{}\n\n[Hint: Results truncated. Use offset={} to see more, or narrow with a more \
              specific pattern or file_glob.]",
             out,
-            offset + limit
+            offset.saturating_add(limit)
         ));
     }
     Ok(out.to_string())
@@ -391,7 +391,7 @@ impl Search<'_> {
             .map(|(_, p)| p)
             .collect();
         let mut out = json!({ "total_count": total, "files": page });
-        if total > offset + limit {
+        if total > offset.saturating_add(limit) {
             out["truncated"] = json!(true);
         }
         if omitted > 0 {
@@ -411,8 +411,8 @@ impl Search<'_> {
         offset: usize,
         context: usize,
     ) -> Result<Value, ToolError> {
-        let page_end = offset + limit;
-        let stop_at = page_end + COUNT_BEYOND_PAGE;
+        let page_end = offset.saturating_add(limit);
+        let stop_at = page_end.saturating_add(COUNT_BEYOND_PAGE);
         let mut total = 0usize;
         let mut rows: Vec<Value> = Vec::new();
         let mut files: Vec<String> = Vec::new();

@@ -181,6 +181,28 @@ async fn read_pages_with_offset_limit_and_hint() {
 }
 
 #[tokio::test]
+async fn read_with_extreme_numbers_does_not_overflow() {
+    let ws = Ws::new();
+    ws.write("ten.txt", numbered(10));
+    let t = ws.read_tool();
+    let v = ok(
+        &t,
+        json!({"path": "ten.txt", "offset": i64::MAX, "limit": 2000}),
+    )
+    .await;
+    assert_eq!(v["content"], "");
+    let hint = v["hint"].as_str().unwrap();
+    assert!(hint.contains("is beyond the end of the file"), "{hint}");
+    // Past the schema (the agent validates first, but the tool must not rely on it).
+    let args = json!({"path": "ten.txt", "offset": i64::MAX, "limit": i64::MAX});
+    let out = t.call(args, &ctx()).await.unwrap();
+    assert_eq!(parse(&out)["content"], "");
+    let v = ok(&t, json!({"path": "ten.txt", "offset": 1, "limit": 0})).await;
+    assert_eq!(v["total_lines"], 10);
+    assert_eq!(v["truncated"], false);
+}
+
+#[tokio::test]
 async fn read_empty_bom_crlf_and_absolute() {
     let ws = Ws::new();
     ws.write("empty.txt", "");

@@ -143,6 +143,26 @@ async fn content_search_pagination() {
 }
 
 #[tokio::test]
+async fn pagination_with_extreme_numbers_does_not_overflow() {
+    let ws = tree();
+    let s = ws.search_tool();
+    for mode in ["content", "files_only", "count"] {
+        let v = ok(
+            &s,
+            json!({"pattern": "compute", "output_mode": mode, "limit": i64::MAX, "offset": i64::MAX}),
+        )
+        .await;
+        assert!(v.get("truncated").is_none(), "{v}");
+    }
+    let v = ok(
+        &s,
+        json!({"pattern": "*", "target": "files", "limit": i64::MAX, "offset": i64::MAX}),
+    )
+    .await;
+    assert_eq!(v["files"], json!([]));
+}
+
+#[tokio::test]
 async fn file_search_sorted_newest_first() {
     let ws = Ws::new();
     let now = SystemTime::now();

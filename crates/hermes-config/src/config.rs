@@ -458,6 +458,18 @@ impl TerminalBackend {
     }
 }
 
+impl fmt::Display for TerminalBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for TerminalBackend {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 const HERMES_IMAGE: &str = "nikolaik/python-nodejs:python3.11-nodejs20";
 
 /// `terminal.*`.
@@ -542,6 +554,12 @@ impl ApprovalMode {
             ApprovalMode::Smart => "smart",
             ApprovalMode::Off => "off",
         }
+    }
+}
+
+impl fmt::Display for ApprovalMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -729,6 +747,14 @@ mod tests {
         assert!(c.security.redact_secrets);
         assert!(!c.display.streaming);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn enums_print_their_config_spelling() {
+        assert_eq!(TerminalBackend::Native.to_string(), "native");
+        assert!(TerminalBackend::Local == "local");
+        assert_eq!(ApprovalMode::Smart.to_string(), "smart");
+        assert!(!TerminalBackend::Modal.is_supported());
     }
 
     #[test]

@@ -5,6 +5,25 @@
 
 use std::collections::BTreeMap;
 
+/// Anything that can look a variable up: an [`Env`], or a closure
+/// `|name| -> Option<String>` (handy in tests).
+pub trait Lookup {
+    /// The value of `name`, if set.
+    fn lookup(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup for F {
+    fn lookup(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+impl Lookup for Env {
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.get(name)
+    }
+}
+
 /// Where a variable's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvSource {

@@ -75,7 +75,7 @@ impl HermesHome {
     }
 
     /// Resolves the home from the process environment (`HERMES_HOME`, then `~/.hermes`).
-    pub fn from_env() -> Result<HermesHome, ConfigError> {
+    pub fn resolve() -> Result<HermesHome, ConfigError> {
         let lookup = |name: &str| std::env::var(name).ok();
         let cwd = std::env::current_dir().ok();
         Self::resolve_with(&lookup, cwd.as_deref(), std::env::home_dir())

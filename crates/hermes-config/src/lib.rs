@@ -31,7 +31,7 @@ pub use config::{
     SecurityConfig, TerminalBackend, TerminalConfig, ToolOutputConfig,
 };
 pub use dotenv::read_dotenv;
-pub use env::{Env, EnvSource};
+pub use env::{Env, EnvSource, Lookup};
 pub use error::ConfigError;
 pub use home::{EnsureReport, HermesHome};
 pub use load::{LoadedConfig, env_var_for, load, load_from_process, parse_config};

@@ -32,7 +32,7 @@ use serde_norway::{Mapping, Value};
 
 use crate::config::Config;
 use crate::dotenv::read_dotenv;
-use crate::env::Env;
+use crate::env::{Env, Lookup};
 use crate::error::ConfigError;
 use crate::fsutil;
 use crate::home::HermesHome;
@@ -140,17 +140,18 @@ pub fn env_var_for(key: &str) -> Option<&'static str> {
         .map(|(v, _, _)| *v)
 }
 
-/// Loads the configuration of `home`. `env` looks up variables (use [`Env`]:
-/// `&|k| env.get(k)`); `overrides` are `-c key=value` arguments.
+/// Loads the configuration of `home`. `env` looks up variables: an [`Env`] (process
+/// environment, then `.env`) or any closure `|name| -> Option<String>`; `overrides` are
+/// `-c key=value` arguments.
 pub fn load(
     home: &HermesHome,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Lookup,
     overrides: &[String],
 ) -> Result<LoadedConfig, ConfigError> {
     let path = home.config_path();
     let text = fsutil::read_optional(&path)?.unwrap_or_default();
     let dotenv = read_dotenv(&home.env_path())?;
-    load_text(&text, &path, dotenv, env, overrides)
+    load_text(&text, &path, dotenv, &|k: &str| env.lookup(k), overrides)
 }
 
 /// [`load`] with the process environment and the home's `.env`.
@@ -160,7 +161,7 @@ pub fn load_from_process(
 ) -> Result<LoadedConfig, ConfigError> {
     let dotenv = read_dotenv(&home.env_path())?;
     let env = Env::new(dotenv);
-    load(home, &|k| env.get(k), overrides)
+    load(home, &env, overrides)
 }
 
 /// Parses config text alone (no environment, no overrides), e.g. for tests and tools

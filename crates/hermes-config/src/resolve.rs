@@ -287,14 +287,12 @@ pub fn resolve_model(
 }
 
 /// Resolves the fallback chain (`fallback_providers`, or the legacy `fallback_model`).
-/// Entries that cannot be resolved are skipped with a message in `warnings`.
-pub fn resolve_fallbacks(
-    cfg: &Config,
-    env: &Env,
-    warnings: &mut Vec<String>,
-) -> Vec<ResolvedModel> {
+/// Entries that cannot be resolved are skipped; the second list says why, one message
+/// per skipped entry.
+pub fn resolve_fallbacks(cfg: &Config, env: &Env) -> (Vec<ResolvedModel>, Vec<String>) {
     let legacy = cfg.fallback_providers.is_empty();
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for (i, entry) in cfg.fallback_chain().into_iter().enumerate() {
         let origin = if legacy {
             "fallback_model".to_owned()
@@ -306,7 +304,7 @@ pub fn resolve_fallbacks(
             Err(e) => warnings.push(format!("{origin} skipped: {e}")),
         }
     }
-    out
+    (out, warnings)
 }
 
 fn resolve_fallback(

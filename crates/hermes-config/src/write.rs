@@ -63,6 +63,35 @@ pub struct SetOutcome {
     pub synced_env: Option<String>,
 }
 
+impl std::fmt::Display for SetOutcome {
+    /// The confirmation line `config set` prints (warnings are separate).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.target {
+            SetTarget::Env { path, name } => write!(f, "✓ Set {name} in {}", path.display()),
+            SetTarget::Config { path, key, value } => write!(
+                f,
+                "✓ Set {key} = {} in {}",
+                value_to_display(value),
+                path.display()
+            ),
+        }
+    }
+}
+
+/// A value as `config get` prints it: scalars bare (`gpt-4o`, `90`, `true`, `null`),
+/// lists and mappings as YAML.
+pub fn value_to_display(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other)
+            .map(|s| s.trim_end().to_owned())
+            .unwrap_or_else(|e| format!("(cannot display: {e})")),
+    }
+}
+
 /// The `.env` variable name for `key`, when `key` belongs in `.env`.
 pub fn env_key_name(key: &str) -> Option<String> {
     let key = key.trim();
@@ -330,6 +359,28 @@ fn write_env_var(path: &Path, name: &str, value: &str) -> Result<Vec<String>, Co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_display_plainly() {
+        assert_eq!(value_to_display(&Value::String("gpt-4o".into())), "gpt-4o");
+        assert_eq!(value_to_display(&Value::Number(90.into())), "90");
+        let list: Value = serde_norway::from_str("[a, b]").unwrap();
+        assert_eq!(value_to_display(&list), "- a\n- b");
+        let out = SetOutcome {
+            target: SetTarget::Config {
+                path: PathBuf::from("/h/config.yaml"),
+                key: "agent.max_turns".into(),
+                value: Value::Number(5.into()),
+            },
+            warnings: Vec::new(),
+            env_override: None,
+            synced_env: None,
+        };
+        assert_eq!(
+            out.to_string(),
+            "✓ Set agent.max_turns = 5 in /h/config.yaml"
+        );
+    }
 
     #[test]
     fn env_keys_are_recognised() {

@@ -452,6 +452,14 @@ fn parse_config_builds_a_config_from_text() {
 }
 
 #[test]
+fn load_accepts_a_plain_closure_for_lookups() {
+    let (_d, home) = temp_home();
+    let lookup = |name: &str| (name == "TERMINAL_TIMEOUT").then(|| "11".to_owned());
+    let loaded = hermes_config::load(&home, &lookup, &[]).unwrap();
+    assert_eq!(loaded.config.terminal.timeout, 11);
+}
+
+#[test]
 fn load_from_process_reads_the_home() {
     let (_d, home) = temp_home();
     write(&home, "config.yaml", "agent:\n  max_turns: 12\n");

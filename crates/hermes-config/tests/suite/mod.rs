@@ -46,7 +46,7 @@ pub fn load_with(
 ) -> Result<LoadedConfig, ConfigError> {
     let env = env_for(home, process);
     let overrides: Vec<String> = overrides.iter().map(|s| (*s).to_owned()).collect();
-    load(home, &|k| env.get(k), &overrides)
+    load(home, &env, &overrides)
 }
 
 #[cfg(unix)]

@@ -429,8 +429,7 @@ fn fallbacks_resolve_in_order_and_skip_broken_entries() {
          - {provider: deepseek, model: deepseek-chat}\n  - {provider: custom, model: local, base_url: 'http://127.0.0.1:8080/v1'}\n  \
          - {provider: '', model: x}\n",
     );
-    let mut warnings = Vec::new();
-    let chain = resolve_fallbacks(&config, &env(&[("OPENROUTER_API_KEY", "o")]), &mut warnings);
+    let (chain, warnings) = resolve_fallbacks(&config, &env(&[("OPENROUTER_API_KEY", "o")]));
     let got: Vec<(&str, &str)> = chain
         .iter()
         .map(|r| (r.provider.as_str(), r.model.as_str()))
@@ -448,8 +447,7 @@ fn fallbacks_resolve_in_order_and_skip_broken_entries() {
     );
 
     let legacy = cfg("fallback_model: {provider: openrouter, model: x/y}\n");
-    let mut warnings = Vec::new();
-    let chain = resolve_fallbacks(&legacy, &env(&[("OPENROUTER_API_KEY", "o")]), &mut warnings);
+    let (chain, warnings) = resolve_fallbacks(&legacy, &env(&[("OPENROUTER_API_KEY", "o")]));
     assert_eq!(chain.len(), 1);
     assert_eq!(chain[0].model, "x/y");
     assert!(warnings.is_empty());

@@ -87,6 +87,39 @@ fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     }
 }
 
+/// Creates `path` with `contents` only if it does not exist, without ever leaving a
+/// partly written file at `path`: the data goes to a temp file that is then hard-linked
+/// into place (which fails if `path` appeared meanwhile). Returns whether it was created.
+pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<bool> {
+    if path.exists() {
+        return Ok(false);
+    }
+    let tmp = temp_path(path);
+    let result = (|| -> io::Result<bool> {
+        let mut file = create_new(&tmp, mode)?;
+        set_mode(&file, mode)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            // File systems without hard links: fall back to a no-clobber create.
+            Err(_) => match create_new(path, mode) {
+                Ok(mut f) => {
+                    f.write_all(contents)?;
+                    f.sync_all()?;
+                    Ok(true)
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            },
+        }
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_path(path: &Path) -> PathBuf {

@@ -11,7 +11,6 @@
 //! silently changing modes would surprise their owners. A warning is returned instead,
 //! telling how to tighten it (`chmod 700 <dir>`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::ConfigError;
@@ -164,16 +163,9 @@ impl HermesHome {
             }
         }
         let soul = self.soul_path();
-        match fsutil::create_new(&soul, fsutil::PRIVATE_FILE) {
-            Ok(mut file) => {
-                file.write_all(DEFAULT_SOUL.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| ConfigError::io("write", &soul, e))?;
-                report.seeded_soul = true;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(ConfigError::io("create", &soul, e)),
-        }
+        report.seeded_soul =
+            fsutil::write_new(&soul, DEFAULT_SOUL.as_bytes(), fsutil::PRIVATE_FILE)
+                .map_err(|e| ConfigError::io("create", &soul, e))?;
         Ok(report)
     }
 

@@ -141,7 +141,7 @@ pub fn env_var_for(key: &str) -> Option<&'static str> {
 }
 
 /// Loads the configuration of `home`. `env` looks up variables: an [`Env`] (process
-/// environment, then `.env`) or any closure `|name| -> Option<String>`; `overrides` are
+/// environment, then `.env`) or any closure `|name: &str| -> Option<String>`; `overrides` are
 /// `-c key=value` arguments.
 pub fn load(
     home: &HermesHome,

@@ -603,7 +603,8 @@ pub(crate) fn classify(path: &[Seg]) -> KeyStatus {
     KeyStatus::Known
 }
 
-/// Whether the key at `path` holds a string (so `config set` stores the text as is).
+/// Whether the key at `path` holds a string or an enumeration value (so `config set`
+/// stores the text as is: `approvals.mode off` stays the word `off`).
 pub(crate) fn is_string_key(path: &[Seg]) -> bool {
     let path = canonical_path(path);
     let mut section: &Section = &ROOT;
@@ -618,7 +619,7 @@ pub(crate) fn is_string_key(path: &[Seg]) -> bool {
         i += 1;
         let last = i == path.len();
         match shape {
-            Shape::Str | Shape::OptStr | Shape::StrOr(_) if last => return true,
+            Shape::Str | Shape::OptStr | Shape::StrOr(_) | Shape::Enum(_) if last => return true,
             Shape::StrMap => return path.len() == i + 1,
             Shape::StrList => return path.len() == i + 1 && matches!(path[i], Seg::Index(_)),
             Shape::Section(s) | Shape::StrOr(s) => section = s,

@@ -27,7 +27,7 @@ use crate::error::ConfigError;
 use crate::fsutil;
 use crate::home::HermesHome;
 use crate::load::{env_var_for, load_text};
-use crate::schema::{self, KeyStatus};
+use crate::schema::{self, KeyStatus, Seg};
 use crate::tree;
 
 /// Options for [`set_value_with`].
@@ -151,7 +151,17 @@ pub fn set_value_with(
             "`{key}` is not a known key; it was written because of --force and will be ignored"
         )),
     }
-    let segs = schema::canonical_path(&segs);
+    let mut segs = schema::canonical_path(&segs);
+    let path = real_path(&home.config_path());
+    let text = fsutil::read_optional(&path)?.unwrap_or_default();
+    let mut file_tree = tree::parse_file(&text, &path)?;
+    // `config set model X` on a mapping-form model changes the model name, not the
+    // whole section (which would drop provider and base_url).
+    if segs == [Seg::Key("model".into())]
+        && matches!(tree::get(&file_tree, &segs), Some(Value::Mapping(_)))
+    {
+        segs.push(Seg::Key("default".into()));
+    }
     let dotted = schema::dotted(&segs);
     if dotted.ends_with("api_key") && !value.trim().is_empty() && value.trim() != "no-key-required"
     {
@@ -161,9 +171,6 @@ pub fn set_value_with(
         ));
     }
 
-    let path = real_path(&home.config_path());
-    let text = fsutil::read_optional(&path)?.unwrap_or_default();
-    let mut file_tree = tree::parse_file(&text, &path)?;
     let stored = if schema::is_string_key(&segs) {
         Value::String(value.to_owned())
     } else {

@@ -252,7 +252,7 @@ fn yaml_1_1_spellings_are_accepted_like_hermes() {
         &home,
         "config.yaml",
         "approvals:\n  mode: 'OFF'\nmemory:\n  memory_enabled: no\nterminal:\n  timeout: '300'\n  backend: Docker\n\
-         timezone: null\nmodel: {base_url: ''}\n",
+         timezone: null\nmodel: {base_url: ''}\ncontext_file_max_chars: null\n",
     );
     let c = load_with(&home, &[], &[]).unwrap().config;
     assert_eq!(c.approvals.mode, ApprovalMode::Off);
@@ -261,6 +261,7 @@ fn yaml_1_1_spellings_are_accepted_like_hermes() {
     assert_eq!(c.terminal.backend, TerminalBackend::Docker);
     assert_eq!(c.timezone, "");
     assert_eq!(c.model.base_url, None);
+    assert_eq!(c.context_file_max_chars, 20_000);
 }
 
 #[test]
@@ -457,6 +458,9 @@ fn load_accepts_a_plain_closure_for_lookups() {
     let lookup = |name: &str| (name == "TERMINAL_TIMEOUT").then(|| "11".to_owned());
     let loaded = hermes_config::load(&home, &lookup, &[]).unwrap();
     assert_eq!(loaded.config.terminal.timeout, 11);
+    let env = hermes_config::Env::from_pairs(&[("TERMINAL_TIMEOUT", "12")]);
+    let loaded = hermes_config::load(&home, &|k: &str| env.get(k), &[]).unwrap();
+    assert_eq!(loaded.config.terminal.timeout, 12);
 }
 
 #[test]

@@ -64,6 +64,36 @@ fn set_round_trips_through_load_and_get() {
 }
 
 #[test]
+fn enum_words_are_stored_as_text() {
+    let (_d, home) = temp_home();
+    set_value(&home, "approvals.mode", "off").unwrap();
+    let loaded = load_with(&home, &[], &[]).unwrap();
+    assert_eq!(loaded.config.approvals.mode.as_str(), "off");
+    assert_eq!(
+        get_value(&loaded.file_tree, "approvals.mode"),
+        Some(&Value::String("off".into()))
+    );
+}
+
+#[test]
+fn setting_model_on_a_mapping_changes_only_the_name() {
+    let (_d, home) = temp_home();
+    write(
+        &home,
+        "config.yaml",
+        "model:
+  default: a
+  provider: openrouter
+",
+    );
+    let out = set_value(&home, "model", "b").unwrap();
+    assert!(out.to_string().contains("model.default = b"), "{out}");
+    let c = load_with(&home, &[], &[]).unwrap().config;
+    assert_eq!(c.model.default.as_deref(), Some("b"));
+    assert_eq!(c.model.provider.as_deref(), Some("openrouter"));
+}
+
+#[test]
 fn set_turns_a_string_model_into_a_mapping() {
     let (_d, home) = temp_home();
     write(&home, "config.yaml", "model: gpt-4o\n");

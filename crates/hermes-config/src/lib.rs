@@ -4,10 +4,10 @@
 //! - [`config`]: the typed `config.yaml` with Hermes 0.19 keys and defaults ([`Config`])
 //! - `schema` (internal): known keys, Hermes-only keys, typo warnings
 //! - [`dotenv`]: `.env` read into a map, never into the process environment
-//! - [`env`]: variable lookup, process environment first, then `.env` ([`Env`])
-//! - [`load`]: defaults < `config.yaml` < environment < `-c key=value` ([`load()`])
+//! - [`env`](mod@env): variable lookup, process environment first, then `.env` ([`Env`])
+//! - [`load`](mod@load): defaults < `config.yaml` < environment < `-c key=value` ([`load()`])
 //! - [`resolve`]: which endpoint, model and key to use ([`resolve_model`])
-//! - [`write`]: `config set/get/unset` with atomic writes and secrets routed to `.env`
+//! - [`write`](mod@write): `config set/get/unset` with atomic writes and secrets routed to `.env`
 //! - [`show`]: the plain-text `config show` report
 //! - [`error`]: the crate's error type, [`ConfigError`]
 
@@ -39,4 +39,5 @@ pub use resolve::{ApiMode, ResolvedModel, resolve_fallbacks, resolve_model};
 pub use show::{redact_key, render_show, render_show_with};
 pub use write::{
     SetOptions, SetOutcome, SetTarget, get_value, set_value, set_value_with, unset_value,
+    value_to_display,
 };

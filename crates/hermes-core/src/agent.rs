@@ -59,6 +59,8 @@ impl Default for AgentConfig {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: String,
+    /// The first session id of this conversation; kept when compression rotates `id`.
+    pub lineage_id: String,
     pub source: String,
     /// Frozen when the session starts so the provider's prompt cache stays valid.
     pub system_prompt: String,
@@ -82,8 +84,10 @@ impl Session {
         system_prompt: impl Into<String>,
         messages: Vec<Message>,
     ) -> Session {
+        let id = id.into();
         Session {
-            id: id.into(),
+            lineage_id: id.clone(),
+            id,
             source: source.into(),
             system_prompt: system_prompt.into(),
             messages,
@@ -165,6 +169,10 @@ pub enum AgentError {
     Tool { tool: String, message: String },
 }
 
+/// Text appended to a compaction summary for a conversation (by lineage id), e.g. the
+/// current todo list, so state the model relies on survives compression.
+pub type CompactionNote = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Runs turns against one provider with one set of tools.
 pub struct Agent {
     provider: Arc<dyn Provider>,
@@ -172,6 +180,7 @@ pub struct Agent {
     store: Arc<dyn SessionStore>,
     pricing: PriceTable,
     config: AgentConfig,
+    compaction_notes: Vec<CompactionNote>,
 }
 
 type Events<'a> = &'a UnboundedSender<AgentEvent>;
@@ -195,7 +204,14 @@ impl Agent {
             store,
             pricing,
             config,
+            compaction_notes: Vec::new(),
         }
+    }
+
+    /// Adds a source of text carried into every compaction summary.
+    pub fn with_compaction_note(mut self, note: CompactionNote) -> Agent {
+        self.compaction_notes.push(note);
+        self
     }
 
     pub fn provider(&self) -> &Arc<dyn Provider> {
@@ -403,7 +419,7 @@ impl Agent {
         let info = self.provider.info();
         session.api_calls += 1;
         let usage = usage.unwrap_or_default();
-        let (cost, _status) = self.pricing.estimate(&info.model, &info.base_url, &usage);
+        let (cost, cost_status) = self.pricing.estimate(&info.model, &info.base_url, &usage);
         session.usage.add(&usage);
         session.cost_usd += cost.unwrap_or(0.0);
         if task == "main" && usage.input_tokens > 0 {
@@ -418,6 +434,7 @@ impl Agent {
                 base_url: info.base_url.clone(),
                 usage,
                 cost_usd: cost,
+                cost_status,
                 task: task.to_string(),
             },
         )?;
@@ -442,6 +459,7 @@ impl Agent {
     ) -> Result<bool, AgentError> {
         let ctx = ToolContext {
             session_id: session.id.clone(),
+            lineage_id: session.lineage_id.clone(),
             workspace: self.config.workspace.clone(),
             cancel: cancel.child_token(),
         };
@@ -615,6 +633,13 @@ impl Agent {
                 String::new()
             }
         };
+        let mut summary = summary;
+        for note in &self.compaction_notes {
+            if let Some(n) = note(&session.lineage_id).filter(|n| !n.trim().is_empty()) {
+                summary.push_str("\n\n");
+                summary.push_str(n.trim());
+            }
+        }
         let removed = plan.tail - plan.head;
         let mut messages = Vec::with_capacity(plan.head + 1 + session.messages.len() - plan.tail);
         messages.extend_from_slice(&session.messages[..plan.head]);
@@ -633,6 +658,7 @@ impl Agent {
             session.system_prompt.clone(),
             Vec::new(),
         );
+        next.lineage_id.clone_from(&session.lineage_id);
         next.usage = session.usage;
         next.cost_usd = session.cost_usd;
         next.api_calls = session.api_calls;

@@ -51,23 +51,37 @@ const BUILT_IN: &[(&str, Price)] = &[
     ("deepseek-reasoner", p(0.55, 2.19, 0.14, 0.55)),
 ];
 
-/// How a cost figure was obtained, as Hermes records it in `sessions.cost_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a cost figure was obtained, as Hermes records it in `sessions.cost_status` and
+/// `cost_source`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CostStatus {
-    /// From the price table.
+    /// From the built-in price table.
     Estimated,
+    /// From a price the user configured (`pricing:` in config.yaml).
+    UserPrice,
     /// A local endpoint: no per-token charge.
     Included,
     /// The model's price is unknown.
+    #[default]
     Unknown,
 }
 
 impl CostStatus {
+    /// Hermes' `cost_status` value.
     pub fn as_str(self) -> &'static str {
         match self {
-            CostStatus::Estimated => "estimated",
+            CostStatus::Estimated | CostStatus::UserPrice => "estimated",
             CostStatus::Included => "included",
             CostStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Hermes' `cost_source` value.
+    pub fn source(self) -> &'static str {
+        match self {
+            CostStatus::Estimated => "official_docs_snapshot",
+            CostStatus::UserPrice => "user_override",
+            CostStatus::Included | CostStatus::Unknown => "none",
         }
     }
 }
@@ -85,25 +99,30 @@ impl PriceTable {
 
     /// The price of `model`, matched by longest prefix (user entries win ties).
     pub fn price(&self, model: &str) -> Option<Price> {
+        self.lookup(model).map(|(p, _)| p)
+    }
+
+    /// The price and whether it came from the user's table.
+    fn lookup(&self, model: &str) -> Option<(Price, bool)> {
         let id = model
             .rsplit('/')
             .next()
             .unwrap_or(model)
             .to_ascii_lowercase();
-        let mut best: Option<(usize, Price)> = None;
+        let mut best: Option<(usize, Price, bool)> = None;
         let candidates = self
             .overrides
             .iter()
-            .map(|(k, v)| (k.as_str(), *v))
-            .chain(BUILT_IN.iter().copied());
-        for (prefix, price) in candidates {
+            .map(|(k, v)| (k.as_str(), *v, true))
+            .chain(BUILT_IN.iter().map(|(k, v)| (*k, *v, false)));
+        for (prefix, price, user) in candidates {
             let prefix_lc = prefix.to_ascii_lowercase();
             let prefix_id = prefix_lc.rsplit('/').next().unwrap_or(&prefix_lc);
-            if id.starts_with(prefix_id) && best.is_none_or(|(len, _)| prefix_id.len() > len) {
-                best = Some((prefix_id.len(), price));
+            if id.starts_with(prefix_id) && best.is_none_or(|(len, _, _)| prefix_id.len() > len) {
+                best = Some((prefix_id.len(), price, user));
             }
         }
-        best.map(|(_, p)| p)
+        best.map(|(_, p, user)| (p, user))
     }
 
     /// Estimated cost of one call. Local endpoints cost nothing.
@@ -116,7 +135,7 @@ impl PriceTable {
         if is_local_url(base_url) && !self.overrides.contains_key(model) {
             return (Some(0.0), CostStatus::Included);
         }
-        let Some(price) = self.price(model) else {
+        let Some((price, user)) = self.lookup(model) else {
             return (None, CostStatus::Unknown);
         };
         let per = |tokens: u64, rate: f64| tokens as f64 * rate / 1_000_000.0;
@@ -134,21 +153,29 @@ impl PriceTable {
                 price.cache_write.unwrap_or(price.input),
             )
             + per(usage.output_tokens, price.output);
-        (Some(cost), CostStatus::Estimated)
+        let status = if user {
+            CostStatus::UserPrice
+        } else {
+            CostStatus::Estimated
+        };
+        (Some(cost), status)
     }
 }
 
-fn is_local_url(url: &str) -> bool {
+/// Loopback endpoints (`localhost`, `127.x`, `::1`, `0.0.0.0`): local models cost nothing.
+pub fn is_local_url(url: &str) -> bool {
     let rest = url
         .trim_start_matches("http://")
         .trim_start_matches("https://");
-    let host = rest.split(['/', ':']).next().unwrap_or("");
-    let host = if rest.starts_with('[') {
-        rest.split(']').next().unwrap_or("").trim_start_matches('[')
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
     } else {
-        host
+        rest.split(['/', ':']).next().unwrap_or("")
     };
-    host == "localhost" || host.starts_with("127.") || host == "::1" || host == "0.0.0.0"
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with("127.")
+        || host == "::1"
+        || host == "0.0.0.0"
 }
 
 #[cfg(test)]
@@ -183,6 +210,11 @@ mod tests {
         );
         let t = PriceTable::new(m);
         assert_eq!(t.price("gpt-4o-2024").unwrap().input, 1.0);
+        assert_eq!(
+            t.estimate("gpt-4o", "https://api.openai.com/v1", &Usage::default())
+                .1,
+            CostStatus::UserPrice
+        );
         assert_eq!(t.price("gpt-4o-mini").unwrap().input, 0.15);
     }
 
@@ -206,5 +238,7 @@ mod tests {
             t.estimate("mystery", "https://x.example/v1", &u),
             (None, CostStatus::Unknown)
         );
+        assert!(is_local_url("http://[::1]:8080/v1"));
+        assert!(is_local_url("http://LOCALHOST/v1"));
     }
 }

@@ -31,6 +31,8 @@ pub struct CallRecord {
     pub usage: Usage,
     /// Estimated cost in USD; `None` when the model's price is unknown.
     pub cost_usd: Option<f64>,
+    /// How `cost_usd` was obtained.
+    pub cost_status: crate::pricing::CostStatus,
     /// `main`, `compression`, `title`, … (Hermes' per-task usage split).
     pub task: String,
 }

@@ -22,7 +22,11 @@ pub struct ToolSpec {
 /// given to each tool when it is built; this carries only what changes per call.
 #[derive(Debug, Clone)]
 pub struct ToolContext {
+    /// The session the call belongs to (changes when the conversation is compressed).
     pub session_id: String,
+    /// Stable across compression: the id of the first session of this conversation.
+    /// Tools that keep per-conversation state (todo list, shell state) key it by this.
+    pub lineage_id: String,
     /// The root file tools resolve paths beneath; nothing outside it is reachable.
     pub workspace: PathBuf,
     pub cancel: CancellationToken,

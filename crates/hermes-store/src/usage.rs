@@ -6,6 +6,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use hermes_core::CallRecord;
+use hermes_core::pricing::CostStatus;
 
 use crate::error::{DbContext, StoreError};
 use crate::store::Store;
@@ -44,42 +45,14 @@ pub struct CostInfo {
     pub pricing_version: Option<&'static str>,
 }
 
-/// `unknown` without a cost; `included` for a zero cost on a local endpoint; otherwise
-/// `estimated` from the built-in price snapshot.
+/// Hermes' cost columns for a call, from the status the agent computed.
 pub fn cost_info(call: &CallRecord) -> CostInfo {
-    match call.cost_usd {
-        None => CostInfo {
-            status: "unknown",
-            source: "none",
-            pricing_version: None,
-        },
-        Some(c) if c == 0.0 && is_local_url(&call.base_url) => CostInfo {
-            status: "included",
-            source: "none",
-            pricing_version: Some("included-route"),
-        },
-        Some(_) => CostInfo {
-            status: "estimated",
-            source: "official_docs_snapshot",
-            pricing_version: None,
-        },
+    let status = call.cost_status;
+    CostInfo {
+        status: status.as_str(),
+        source: status.source(),
+        pricing_version: (status == CostStatus::Included).then_some("included-route"),
     }
-}
-
-/// Loopback endpoints (`localhost`, `127.x`, `::1`, `0.0.0.0`): local models cost nothing.
-fn is_local_url(url: &str) -> bool {
-    let rest = url
-        .trim_start_matches("http://")
-        .trim_start_matches("https://");
-    let host = if let Some(v6) = rest.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        rest.split(['/', ':']).next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.starts_with("127.")
-        || host == "::1"
-        || host == "0.0.0.0"
 }
 
 /// Our task names mapped to Hermes': the main loop is `""`.
@@ -266,19 +239,17 @@ mod tests {
 
     #[test]
     fn cost_status_follows_the_call() {
-        let mut c = CallRecord {
-            base_url: "https://api.openai.com/v1".into(),
-            ..CallRecord::default()
-        };
+        let mut c = CallRecord::default();
         assert_eq!(cost_info(&c).status, "unknown");
-        c.cost_usd = Some(0.01);
-        assert_eq!(cost_info(&c).status, "estimated");
-        c.cost_usd = Some(0.0);
-        assert_eq!(cost_info(&c).status, "estimated");
-        c.base_url = "http://127.0.0.1:11434/v1".into();
-        assert_eq!(cost_info(&c).status, "included");
-        c.base_url = "http://[::1]:8080".into();
-        assert_eq!(cost_info(&c).status, "included");
+        c.cost_status = CostStatus::Estimated;
+        assert_eq!(cost_info(&c).source, "official_docs_snapshot");
+        c.cost_status = CostStatus::UserPrice;
+        assert_eq!(
+            (cost_info(&c).status, cost_info(&c).source),
+            ("estimated", "user_override")
+        );
+        c.cost_status = CostStatus::Included;
+        assert_eq!(cost_info(&c).pricing_version, Some("included-route"));
         assert_eq!(hermes_task("main"), "");
         assert_eq!(hermes_task("compression"), "compression");
     }

@@ -1281,6 +1281,7 @@ mod tests {
         let tool = SessionSearchTool::new(store);
         let ctx = ToolContext {
             session_id: "current".into(),
+            lineage_id: "current".into(),
             workspace: PathBuf::from("/nonexistent"),
             cancel: Default::default(),
         };

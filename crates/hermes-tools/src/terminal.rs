@@ -273,7 +273,7 @@ impl TerminalTool {
             .to_json());
         }
 
-        let shell = self.shell(&ctx.session_id);
+        let shell = self.shell(&ctx.lineage_id);
         let mut state = shell.lock().await;
         let mut warnings = Vec::new();
         if workdir.is_none() && !state.cwd.is_dir() {

@@ -413,7 +413,7 @@ impl Tool for TodoTool {
     }
 
     async fn call(&self, args: Value, ctx: &ToolContext) -> Result<String, ToolError> {
-        Ok(self.run(&args, &ctx.session_id))
+        Ok(self.run(&args, &ctx.lineage_id))
     }
 }
 

@@ -364,7 +364,10 @@ async fn compression_summarises_the_middle_into_a_linked_session() {
         },
         ..AgentConfig::default()
     };
-    let h = harness_with(provider, cfg);
+    let mut h = harness_with(provider, cfg);
+    h.agent = h.agent.with_compaction_note(Arc::new(|lineage: &str| {
+        Some(format!("TODO LIST OF {lineage}"))
+    }));
     let mut s = h.agent.start_session("s1", "cli", "SYS").unwrap();
     let (tx, _rx) = mpsc::unbounded_channel();
     let mut compressed = None;
@@ -397,6 +400,9 @@ async fn compression_summarises_the_middle_into_a_linked_session() {
                 && m.content.starts_with("[CONTEXT COMPACTION"))
     );
     assert_eq!(msgs[0].content, "question 0");
+    // Per-conversation state stays keyed by the first session id.
+    assert_eq!(s.lineage_id, "s1");
+    assert!(msgs.iter().any(|m| m.content.contains("TODO LIST OF s1")));
     // The summary call was recorded as an auxiliary task.
     assert!(h.store.calls(&old).iter().any(|c| c.task == "compression"));
 }

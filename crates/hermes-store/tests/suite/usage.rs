@@ -1,5 +1,6 @@
 //! Usage accounting and the export shape.
 
+use hermes_core::pricing::CostStatus;
 use hermes_core::{CallRecord, Message, ToolCall, Usage};
 use hermes_store::Store;
 
@@ -18,6 +19,11 @@ fn call(task: &str, input: u64, output: u64, cost: Option<f64>) -> CallRecord {
             reasoning_tokens: 3,
         },
         cost_usd: cost,
+        cost_status: if cost.is_some() {
+            CostStatus::Estimated
+        } else {
+            CostStatus::Unknown
+        },
         task: task.into(),
     }
 }
@@ -71,6 +77,7 @@ fn calls_accumulate_per_session_and_per_model() {
     local.model = "llama3.1:8b".into();
     local.provider = "ollama".into();
     local.base_url = "http://127.0.0.1:11434/v1".into();
+    local.cost_status = CostStatus::Included;
     store.record_call("local", &local).unwrap();
     let row = store.get_session("local").unwrap().unwrap();
     assert_eq!(row.cost_status.as_deref(), Some("included"));

@@ -102,6 +102,7 @@ impl Ws {
 pub fn ctx() -> ToolContext {
     ToolContext {
         session_id: "s1".into(),
+        lineage_id: "s1".into(),
         workspace: std::env::temp_dir(),
         cancel: CancellationToken::new(),
     }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 fn ctx() -> ToolContext {
     ToolContext {
         session_id: "s".into(),
+        lineage_id: "s".into(),
         workspace: std::env::temp_dir(),
         cancel: CancellationToken::new(),
     }

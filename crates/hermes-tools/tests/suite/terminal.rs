@@ -49,6 +49,7 @@ fn fixture() -> Fixture {
 fn ctx(ws: &std::path::Path, session: &str) -> ToolContext {
     ToolContext {
         session_id: session.into(),
+        lineage_id: session.into(),
         workspace: ws.to_path_buf(),
         cancel: CancellationToken::new(),
     }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 fn ctx(session: &str) -> ToolContext {
     ToolContext {
         session_id: session.into(),
+        lineage_id: session.into(),
         workspace: std::env::temp_dir(),
         cancel: CancellationToken::new(),
     }

@@ -417,6 +417,22 @@ impl Store {
         })
     }
 
+    /// Clears the end stamp of a session that is being resumed, so it shows as active
+    /// again. Unknown ids are an error.
+    pub fn reopen_session(&self, session_id: &str) -> Result<(), StoreError> {
+        self.write("reopening a session", |tx| {
+            if !session_exists(tx, session_id)? {
+                return Err(StoreError::SessionNotFound(session_id.to_string()));
+            }
+            tx.execute(
+                "UPDATE sessions SET ended_at = NULL, end_reason = NULL WHERE id = ?1",
+                [session_id],
+            )
+            .ctx("reopening a session")?;
+            Ok(())
+        })
+    }
+
     /// Deletes a session with its messages (the FTS triggers drop them from the indexes)
     /// and usage rows. Child sessions are kept and detached from it.
     pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {

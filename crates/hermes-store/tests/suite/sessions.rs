@@ -41,6 +41,15 @@ fn the_agent_contract_commits_through_the_store() {
     assert_eq!(row.billing_provider.as_deref(), Some("openai"));
     assert_eq!(row.cwd.as_deref(), Some("/work"));
     assert_eq!(row.system_prompt.as_deref(), Some("You are a test agent."));
+
+    // Resuming clears the stamp; the next close stamps again.
+    store.reopen_session("s1").unwrap();
+    let row = store.get_session("s1").unwrap().unwrap();
+    assert!(row.ended_at.is_none() && row.end_reason.is_none());
+    dynamic.end_session("s1", "session_switch").unwrap();
+    let row = store.get_session("s1").unwrap().unwrap();
+    assert_eq!(row.end_reason.as_deref(), Some("session_switch"));
+    assert!(store.reopen_session("missing").is_err());
 }
 
 #[test]

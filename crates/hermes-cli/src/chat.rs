@@ -1,0 +1,315 @@
+//! `hermes chat` (REPL and `-q`) and `hermes -z`.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use hermes_core::{Agent, AgentError, Session, TurnOutcome};
+use hermes_store::Store;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::cli::Global;
+use crate::exit::{self, Failure};
+use crate::render::Renderer;
+
+/// How the conversation is driven.
+pub enum Mode {
+    /// A read-eval-print loop on the terminal.
+    Interactive,
+    /// One question; streams the answer (unless quiet) and exits.
+    Query { text: String, quiet: bool },
+    /// Hermes' `-z`: one question, only the final text on stdout.
+    Oneshot(String),
+}
+
+const CLI_HINT: &str = "You are talking with the user in a terminal (hermes CLI). Plain text \
+and Markdown both display fine; keep answers easy to read in a terminal.";
+
+/// Everything a conversation needs, built once per run.
+struct Chat {
+    app: App,
+    store: Arc<Store>,
+    agent: Agent,
+    source: &'static str,
+}
+
+impl Chat {
+    fn new(global: &Global, source: &'static str) -> Result<Chat, Failure> {
+        let app = App::load(global)?;
+        let store = app.open_store()?;
+        let workspace = app.workspace()?;
+        let provider = app.provider(global)?;
+        let (tools, todos) = app.tools(&workspace, store.clone())?;
+        let agent = app.agent(provider, tools, todos, store.clone(), &workspace);
+        Ok(Chat {
+            app,
+            store,
+            agent,
+            source,
+        })
+    }
+
+    fn new_session(&self) -> Result<Session, Failure> {
+        let workspace = self.agent.config().workspace.clone();
+        let prompt = self.app.system_prompt(
+            &workspace,
+            self.agent.tools(),
+            self.agent.provider().as_ref(),
+            CLI_HINT,
+        );
+        self.agent
+            .start_session(hermes_core::ids::new_session_id(), self.source, prompt)
+            .map_err(Failure::failed)
+    }
+
+    /// Loads a stored session so the conversation continues where it stopped.
+    fn resume(&self, id_or_title: &str) -> Result<Session, Failure> {
+        let id = self.store.resolve_session(id_or_title)?;
+        let row = self
+            .store
+            .get_session(&id)?
+            .ok_or_else(|| Failure::usage(format!("no session {id}")))?;
+        let messages = self.store.load_conversation(&id)?;
+        self.store.reopen_session(&id)?;
+        let prompt = match row.system_prompt {
+            Some(p) if !p.is_empty() => p,
+            _ => {
+                let workspace = self.agent.config().workspace.clone();
+                self.app.system_prompt(
+                    &workspace,
+                    self.agent.tools(),
+                    self.agent.provider().as_ref(),
+                    CLI_HINT,
+                )
+            }
+        };
+        Ok(Session::new(id, row.source, prompt, messages))
+    }
+
+    fn continue_latest(&self, name: &str) -> Result<Session, Failure> {
+        if !name.is_empty() {
+            return self.resume(name);
+        }
+        match self.store.latest_session(Some("cli"))? {
+            Some(id) => self.resume(&id),
+            None => Err(Failure::usage(
+                "no previous CLI session to continue; start one with `hermes chat`",
+            )),
+        }
+    }
+
+    fn initial_session(&self, global: &Global) -> Result<Session, Failure> {
+        if let Some(r) = &global.resume {
+            self.resume(r)
+        } else if let Some(c) = &global.continue_ {
+            self.continue_latest(c)
+        } else {
+            self.new_session()
+        }
+    }
+
+    /// Runs one turn, rendering events as they arrive; Ctrl-C cancels the turn only.
+    async fn turn(
+        &self,
+        session: &mut Session,
+        input: &str,
+        renderer: &mut Renderer,
+    ) -> Result<TurnOutcome, AgentError> {
+        let cancel = CancellationToken::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let result = {
+            let turn = self.agent.run_turn(session, input, &tx, &cancel);
+            tokio::pin!(turn);
+            loop {
+                tokio::select! {
+                    r = &mut turn => break r,
+                    Some(ev) = rx.recv() => renderer.event(&ev),
+                    _ = tokio::signal::ctrl_c() => {
+                        renderer.interrupted();
+                        cancel.cancel();
+                    }
+                }
+            }
+        };
+        drop(tx);
+        while let Ok(ev) = rx.try_recv() {
+            renderer.event(&ev);
+        }
+        renderer.end_turn();
+        result
+    }
+}
+
+pub async fn run(global: &Global, mode: Mode) -> Result<ExitCode, Failure> {
+    match mode {
+        Mode::Interactive => interactive(global).await,
+        Mode::Query { text, quiet } => single(global, &text, quiet, false).await,
+        Mode::Oneshot(text) => single(global, &text, true, true).await,
+    }
+}
+
+/// `chat -q` and `-z`.
+async fn single(
+    global: &Global,
+    text: &str,
+    quiet: bool,
+    oneshot: bool,
+) -> Result<ExitCode, Failure> {
+    if text.trim().is_empty() {
+        return Err(Failure::usage("the prompt is empty"));
+    }
+    let chat = Chat::new(global, if oneshot { "oneshot" } else { "cli" })?;
+    let mut session = chat.initial_session(global)?;
+    let mut renderer = if quiet {
+        Renderer::silent()
+    } else {
+        Renderer::streaming(std::io::stderr().is_terminal())
+    };
+    let outcome = chat.turn(&mut session, text, &mut renderer).await;
+    close(&chat.store, &session.id, "cli_close");
+    let prefix = if oneshot { "hermes -z" } else { "hermes" };
+    match outcome {
+        Ok(TurnOutcome::Completed { text }) => {
+            if quiet {
+                print_final(&text);
+            }
+            if !oneshot {
+                eprintln!("\nsession_id: {}", session.id);
+            }
+            if text.trim().is_empty() {
+                eprintln!("{prefix}: no final response was produced; treating the run as failed.");
+                return Ok(ExitCode::from(exit::FAILED));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(TurnOutcome::IterationLimit { text, limit }) => {
+            if quiet && !text.is_empty() {
+                print_final(&text);
+            }
+            eprintln!(
+                "{prefix}: stopped after {limit} model calls without a final answer (agent.max_turns); session {}",
+                session.id
+            );
+            Ok(ExitCode::from(exit::INCOMPLETE))
+        }
+        Ok(TurnOutcome::Cancelled) => {
+            eprintln!("{prefix}: interrupted; session {}", session.id);
+            Ok(ExitCode::from(exit::INTERRUPTED))
+        }
+        Err(e) => Err(Failure::failed(format!(
+            "{e} (session {} keeps everything up to this point)",
+            session.id
+        ))),
+    }
+}
+
+/// Marks a session ended; failures are only logged (the messages are already committed).
+fn close(store: &Store, id: &str, reason: &str) {
+    if let Err(e) = hermes_core::SessionStore::end_session(store, id, reason) {
+        tracing::warn!("could not mark session {id} ended: {e}");
+    }
+}
+
+fn print_final(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}
+
+const HELP: &str = "Commands:
+  /new            start a new session
+  /resume [ID]    list recent sessions, or switch to one (id, prefix or title)
+  /usage          tokens and estimated cost of this session
+  /help           this list
+  /quit, /exit    leave (Ctrl-D works too)
+Ctrl-C stops the current answer; the session keeps everything up to that point.";
+
+/// The REPL.
+async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
+    let chat = Chat::new(global, "cli")?;
+    let mut session = chat.initial_session(global)?;
+    let tty = std::io::stdin().is_terminal();
+    let info = chat.agent.provider().info().clone();
+    if tty {
+        eprintln!(
+            "hermes {} · {} via {} · session {}\nType /help for commands, /quit to leave.",
+            crate::VERSION,
+            info.model,
+            info.provider,
+            session.id
+        );
+        if !session.messages.is_empty() {
+            eprintln!("(resumed: {} messages)", session.messages.len());
+        }
+    }
+    let mut lines =
+        crate::render::LineReader::new(chat.app.home.root().join(".hermes_history"), tty);
+    let mut renderer = Renderer::streaming(tty);
+    loop {
+        let line = match lines.read("› ").await {
+            Some(l) => l,
+            None => break,
+        };
+        let input = line.trim();
+        if input.is_empty() {
+            continue;
+        }
+        if let Some(cmd) = input.strip_prefix('/') {
+            let mut parts = cmd.splitn(2, char::is_whitespace);
+            let name = parts.next().unwrap_or("");
+            let arg = parts.next().map(str::trim).unwrap_or("");
+            match name {
+                "quit" | "exit" | "q" => break,
+                "help" | "?" => println!("{HELP}"),
+                "new" | "reset" => {
+                    close(&chat.store, &session.id, "new_session");
+                    session = chat.new_session()?;
+                    println!("New session {}", session.id);
+                }
+                "resume" => {
+                    if arg.is_empty() {
+                        crate::sessions::print_list(&chat.store, None, 10)?;
+                        println!("Use /resume ID to switch.");
+                    } else {
+                        match chat.resume(arg) {
+                            Ok(s) => {
+                                close(&chat.store, &session.id, "session_switch");
+                                session = s;
+                                println!(
+                                    "Resumed session {} ({} messages)",
+                                    session.id,
+                                    session.messages.len()
+                                );
+                            }
+                            Err(e) => eprintln!("{}", e.message()),
+                        }
+                    }
+                }
+                "usage" => crate::sessions::print_usage(&chat.store, &session)?,
+                other => eprintln!("Unknown command /{other}. Type /help for the list."),
+            }
+            continue;
+        }
+        match chat.turn(&mut session, input, &mut renderer).await {
+            Ok(TurnOutcome::Completed { .. }) => {}
+            Ok(TurnOutcome::IterationLimit { limit, .. }) => eprintln!(
+                "(stopped after {limit} model calls without a final answer; raise agent.max_turns or ask again)"
+            ),
+            Ok(TurnOutcome::Cancelled) => eprintln!("(interrupted)"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    close(&chat.store, &session.id, "cli_close");
+    if tty {
+        eprintln!(
+            "Session {} saved. Resume with: hermes --resume {}",
+            session.id, session.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,152 @@
+use super::support::World;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_config_names_file_line_and_key() {
+    let w = World::new().await;
+    w.write_config("model:\n  default: gpt-4o\nagent:\n  max_turns: lots\n");
+    let r = w.run(&["-z", "hi"]).await;
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    let err = r.stderr();
+    assert!(err.contains("config.yaml"), "{err}");
+    assert!(err.contains("line 4"), "{err}");
+    assert!(err.contains("agent.max_turns"), "{err}");
+    assert!(w.requests().is_empty(), "nothing was sent");
+
+    w.write_config("model: [unclosed\n");
+    let r = w.run(&["-z", "hi"]).await;
+    assert_eq!(r.code(), 2);
+    assert!(r.stderr().contains("config.yaml"), "{}", r.stderr());
+    assert!(r.stderr().contains("line"), "{}", r.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_dotenv_names_file_and_line() {
+    let w = World::new().await;
+    w.write_dotenv("GOOD=1\nthis is not an assignment\n");
+    let r = w.run(&["-z", "hi"]).await;
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains(".env"), "{}", r.stderr());
+    assert!(r.stderr().contains("line 2"), "{}", r.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_keys_warn_but_run() {
+    let w = World::new().await;
+    w.write_config("agnet:\n  max_turns: 3\n");
+    w.mock.push(hermes_testkit::Reply::text("fine"));
+    let r = w.run(&["-z", "hi"]).await;
+    r.ok();
+    assert!(r.stderr().contains("agnet"), "{}", r.stderr());
+    assert_eq!(r.stdout(), "fine\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_get_set_show_path() {
+    let mut w = World::new().await;
+    let p = w.run(&["config", "path"]).await;
+    p.ok();
+    assert_eq!(
+        p.stdout().trim(),
+        w.hermes_home().join("config.yaml").display().to_string()
+    );
+
+    // The environment overrides config.yaml; `config set` says so.
+    let set = w.run(&["config", "set", "model.default", "gpt-x"]).await;
+    set.ok();
+    assert!(
+        set.stderr().contains("HERMES_INFERENCE_MODEL"),
+        "{}",
+        set.stderr()
+    );
+    let g = w.run(&["config", "get", "model.default"]).await;
+    assert_eq!(g.stdout().trim(), "gpt-4o");
+    w.unset_env("HERMES_INFERENCE_MODEL");
+    let g = w.run(&["config", "get", "model.default"]).await;
+    g.ok();
+    assert_eq!(g.stdout().trim(), "gpt-x");
+    w.run(&["config", "set", "agent.max_turns", "12"])
+        .await
+        .ok();
+    let g = w.run(&["config", "get", "agent.max_turns", "--json"]).await;
+    assert_eq!(g.stdout().trim(), "12");
+
+    // Secrets go to .env, not config.yaml.
+    w.run(&["config", "set", "OPENROUTER_API_KEY", "sk-or-secret-value"])
+        .await
+        .ok();
+    let yaml = std::fs::read_to_string(w.hermes_home().join("config.yaml")).unwrap();
+    assert!(!yaml.contains("sk-or-secret-value"));
+    let env = std::fs::read_to_string(w.hermes_home().join(".env")).unwrap();
+    assert!(env.contains("OPENROUTER_API_KEY=sk-or-secret-value"));
+
+    // -c overrides apply for one run.
+    let g = w
+        .run(&[
+            "-c",
+            "agent.max_turns=7",
+            "config",
+            "get",
+            "agent.max_turns",
+        ])
+        .await;
+    assert_eq!(g.stdout().trim(), "7");
+
+    let show = w.run(&["config", "show"]).await;
+    show.ok();
+    assert!(show.stdout().contains("gpt-x"), "{}", show.stdout());
+    assert!(
+        !show.stdout().contains("sk-or-secret-value"),
+        "keys are redacted"
+    );
+
+    // A value of the wrong type is refused and the file is left as it was.
+    let before = std::fs::read_to_string(w.hermes_home().join("config.yaml")).unwrap();
+    let bad = w.run(&["config", "set", "agent.max_turns", "many"]).await;
+    assert_eq!(bad.code(), 2);
+    let after = std::fs::read_to_string(w.hermes_home().join("config.yaml")).unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_creates_a_private_home_with_soul() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new().await;
+    w.mock.push(hermes_testkit::Reply::text("hello"));
+    w.run(&["-z", "hi"]).await.ok();
+    let meta = std::fs::metadata(w.hermes_home()).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    for d in ["memories", "skills", "cron", "logs", "sessions"] {
+        assert!(w.hermes_home().join(d).is_dir(), "{d}");
+    }
+    let soul = std::fs::read_to_string(w.hermes_home().join("SOUL.md")).unwrap();
+    assert!(!soul.trim().is_empty());
+    // SOUL.md is the start of the system prompt.
+    let sys = w.requests()[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(sys.starts_with(soul.trim()), "{sys}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_and_help() {
+    let w = World::new().await;
+    let v = w.run(&["version"]).await;
+    v.ok();
+    assert!(v.stdout().starts_with("hermes "));
+    let v2 = w.run(&["--version"]).await;
+    assert_eq!(v.stdout(), v2.stdout());
+    for cmd in [
+        &["--help"][..],
+        &["chat", "--help"],
+        &["sessions", "--help"],
+        &["config", "--help"],
+        &["sessions", "export", "--help"],
+    ] {
+        let h = w.run(cmd).await;
+        h.ok();
+        assert!(h.stdout().contains("Usage"), "{cmd:?}");
+    }
+    let bad = w.run(&["no-such-command"]).await;
+    assert_eq!(bad.code(), 2);
+}

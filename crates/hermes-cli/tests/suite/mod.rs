@@ -1,0 +1,6 @@
+mod chat;
+mod config;
+mod files;
+mod resume;
+mod sessions;
+mod support;

@@ -4,8 +4,10 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use hermes_core::{Agent, AgentError, Session, TurnOutcome};
 use hermes_store::Store;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +28,38 @@ pub enum Mode {
 
 const CLI_HINT: &str = "You are talking with the user in a terminal (hermes CLI). Plain text \
 and Markdown both display fine; keep answers easy to read in a terminal.";
+
+/// SIGINT, installed once at start so Ctrl-C never kills the process mid-turn: it cancels
+/// the running turn instead.
+struct Interrupts(Option<Signal>);
+
+impl Interrupts {
+    fn install() -> Interrupts {
+        match signal(SignalKind::interrupt()) {
+            Ok(s) => Interrupts(Some(s)),
+            Err(e) => {
+                tracing::warn!("cannot handle Ctrl-C ({e}); it will end the program");
+                Interrupts(None)
+            }
+        }
+    }
+
+    /// Forgets interrupts that arrived while no turn was running.
+    fn drain(&mut self) {
+        if let Some(s) = &mut self.0 {
+            while matches!(s.recv().now_or_never(), Some(Some(()))) {}
+        }
+    }
+
+    async fn next(&mut self) {
+        match &mut self.0 {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
 
 /// Everything a conversation needs, built once per run.
 struct Chat {
@@ -116,7 +150,9 @@ impl Chat {
         session: &mut Session,
         input: &str,
         renderer: &mut Renderer,
+        interrupts: &mut Interrupts,
     ) -> Result<TurnOutcome, AgentError> {
+        interrupts.drain();
         let cancel = CancellationToken::new();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let result = {
@@ -126,7 +162,7 @@ impl Chat {
                 tokio::select! {
                     r = &mut turn => break r,
                     Some(ev) = rx.recv() => renderer.event(&ev),
-                    _ = tokio::signal::ctrl_c() => {
+                    () = interrupts.next(), if !cancel.is_cancelled() => {
                         renderer.interrupted();
                         cancel.cancel();
                     }
@@ -160,6 +196,7 @@ async fn single(
     if text.trim().is_empty() {
         return Err(Failure::usage("the prompt is empty"));
     }
+    let mut interrupts = Interrupts::install();
     let chat = Chat::new(global, if oneshot { "oneshot" } else { "cli" })?;
     let mut session = chat.initial_session(global)?;
     let mut renderer = if quiet {
@@ -167,7 +204,9 @@ async fn single(
     } else {
         Renderer::streaming(std::io::stderr().is_terminal())
     };
-    let outcome = chat.turn(&mut session, text, &mut renderer).await;
+    let outcome = chat
+        .turn(&mut session, text, &mut renderer, &mut interrupts)
+        .await;
     close(&chat.store, &session.id, "cli_close");
     let prefix = if oneshot { "hermes -z" } else { "hermes" };
     match outcome {
@@ -231,6 +270,7 @@ Ctrl-C stops the current answer; the session keeps everything up to that point."
 
 /// The REPL.
 async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
+    let mut interrupts = Interrupts::install();
     let chat = Chat::new(global, "cli")?;
     let mut session = chat.initial_session(global)?;
     let tty = std::io::stdin().is_terminal();
@@ -295,7 +335,10 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
             }
             continue;
         }
-        match chat.turn(&mut session, input, &mut renderer).await {
+        match chat
+            .turn(&mut session, input, &mut renderer, &mut interrupts)
+            .await
+        {
             Ok(TurnOutcome::Completed { .. }) => {}
             Ok(TurnOutcome::IterationLimit { limit, .. }) => eprintln!(
                 "(stopped after {limit} model calls without a final answer; raise agent.max_turns or ask again)"

@@ -1,6 +1,7 @@
 mod chat;
 mod config;
 mod files;
+mod interrupt;
 mod resume;
 mod sessions;
 mod support;

@@ -27,7 +27,6 @@ pub mod schema;
 pub mod search;
 pub mod session_store;
 pub mod sessions;
-mod sha256;
 pub mod store;
 pub mod titles;
 pub mod usage;

@@ -9,7 +9,7 @@ use hermes_core::NewSession;
 use crate::error::{DbContext, StoreError};
 use crate::rowmap::{self, get_bool, get_f64, get_i64, get_str};
 use crate::store::Store;
-use crate::{schema, sha256, titles};
+use crate::{schema, titles};
 
 /// Which sessions [`Store::list_sessions`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,7 +348,7 @@ impl Store {
             let (prompt_col, prompt_hash) = match s.system_prompt.as_deref() {
                 Some(p) if !p.is_empty() => {
                     if schema_version(tx)? >= schema::SYSTEM_PROMPTS_TABLE_VERSION {
-                        let hash = sha256::hex_digest(p.as_bytes());
+                        let hash = prompt_hash(p);
                         tx.execute(
                             "INSERT OR IGNORE INTO system_prompts (hash, prompt) VALUES (?1, ?2)",
                             params![hash, p],
@@ -531,5 +531,31 @@ mod tests {
         assert_eq!(shape_preview(&"y".repeat(60)), "y".repeat(60));
         assert!(is_compaction_summary("  [CONTEXT SUMMARY]: earlier"));
         assert!(!is_compaction_summary("hello"));
+    }
+}
+
+/// Hermes keys `system_prompts` by the lowercase hex SHA-256 of the prompt's UTF-8 bytes.
+fn prompt_hash(prompt: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(prompt.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod prompt_hash_tests {
+    use super::prompt_hash;
+
+    #[test]
+    fn matches_hermes_keys() {
+        assert_eq!(
+            prompt_hash(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            prompt_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

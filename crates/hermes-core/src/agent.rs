@@ -261,8 +261,28 @@ impl Agent {
             .unwrap_or(self.config.default_context_length)
     }
 
-    fn push(&self, session: &mut Session, message: Message) -> Result<(), AgentError> {
-        self.store.append_message(&session.id, &message)?;
+    /// Runs a store operation on the blocking pool: a slow or locked database must not
+    /// stall the runtime that renders output and handles Ctrl-C.
+    async fn with_store<T, F>(&self, op: F) -> Result<T, AgentError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SessionStore) -> Result<T, SessionStoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || op(store.as_ref())).await {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(AgentError::Store(SessionStoreError(format!(
+                "the store task failed: {e}"
+            )))),
+        }
+    }
+
+    /// Commits a message, then adds it to the live session.
+    async fn push(&self, session: &mut Session, message: Message) -> Result<(), AgentError> {
+        let id = session.id.clone();
+        let m = message.clone();
+        self.with_store(move |s| s.append_message(&id, &m).map(|_| ()))
+            .await?;
         session.messages.push(message);
         Ok(())
     }
@@ -278,7 +298,7 @@ impl Agent {
         if cancel.is_cancelled() {
             return Ok(TurnOutcome::Cancelled);
         }
-        self.push(session, Message::user(input))?;
+        self.push(session, Message::user(input)).await?;
         let mut last_text = String::new();
         let mut context_retry_used = false;
         let mut iteration = 0;
@@ -309,7 +329,7 @@ impl Agent {
             let message = completion.message;
             last_text.clone_from(&message.content);
             let calls = message.tool_calls.clone();
-            self.push(session, message.clone())?;
+            self.push(session, message.clone()).await?;
             emit(events, AgentEvent::AssistantMessage(message));
             if calls.is_empty() {
                 return Ok(TurnOutcome::Completed { text: last_text });
@@ -333,7 +353,7 @@ impl Agent {
     ) -> Result<Option<Completion>, AgentError> {
         let request = ChatRequest {
             system: session.system_prompt.clone(),
-            messages: session.messages.clone(),
+            messages: crate::message::repair_tool_pairs(&session.messages),
             tools: self.tools.specs(),
             max_tokens: None,
             temperature: None,
@@ -344,13 +364,14 @@ impl Agent {
                 if !partial.is_empty() {
                     let mut m = Message::assistant(partial);
                     m.finish_reason = Some("cancelled".to_string());
-                    self.push(session, m)?;
+                    self.push(session, m).await?;
                 }
                 return Ok(None);
             }
             Err((_, e)) => return Err(e.into()),
         };
-        self.record_usage(session, completion.usage, "main", events)?;
+        self.record_usage(session, completion.usage, "main", events)
+            .await?;
         Ok(Some(completion))
     }
 
@@ -409,7 +430,7 @@ impl Agent {
         Ok(acc.finish())
     }
 
-    fn record_usage(
+    async fn record_usage(
         &self,
         session: &mut Session,
         usage: Option<Usage>,
@@ -426,18 +447,18 @@ impl Agent {
             session.last_input_tokens = usage.input_tokens + usage.output_tokens;
             session.counted_messages = session.messages.len() + 1;
         }
-        self.store.record_call(
-            &session.id,
-            &CallRecord {
-                model: info.model.clone(),
-                provider: info.provider.clone(),
-                base_url: info.base_url.clone(),
-                usage,
-                cost_usd: cost,
-                cost_status,
-                task: task.to_string(),
-            },
-        )?;
+        let record = CallRecord {
+            model: info.model.clone(),
+            provider: info.provider.clone(),
+            base_url: info.base_url.clone(),
+            usage,
+            cost_usd: cost,
+            cost_status,
+            task: task.to_string(),
+        };
+        let id = session.id.clone();
+        self.with_store(move |s| s.record_call(&id, &record))
+            .await?;
         emit(
             events,
             AgentEvent::Usage {
@@ -502,8 +523,10 @@ impl Agent {
                         self.push(
                             session,
                             Message::tool_result(&call.id, &call.name, format!("Error: {msg}")),
-                        )?;
-                        self.close_unanswered(session, calls, "skipped after a fatal error")?;
+                        )
+                        .await?;
+                        self.close_unanswered(session, calls, "skipped after a fatal error")
+                            .await?;
                         return Err(AgentError::Tool {
                             tool: call.name.clone(),
                             message: msg,
@@ -513,7 +536,8 @@ impl Agent {
                 self.push(
                     session,
                     Message::tool_result(&call.id, &call.name, output.clone()),
-                )?;
+                )
+                .await?;
                 emit(
                     events,
                     AgentEvent::ToolFinished {
@@ -526,7 +550,8 @@ impl Agent {
                 );
             }
             if cancel.is_cancelled() {
-                self.close_unanswered(session, &calls[end..], "cancelled by the user")?;
+                self.close_unanswered(session, &calls[end..], "cancelled by the user")
+                    .await?;
                 return Ok(false);
             }
             i = end;
@@ -535,7 +560,7 @@ impl Agent {
     }
 
     /// Answers calls that will not run, so every tool call in the transcript has a result.
-    fn close_unanswered(
+    async fn close_unanswered(
         &self,
         session: &mut Session,
         calls: &[ToolCall],
@@ -550,7 +575,8 @@ impl Agent {
                 self.push(
                     session,
                     Message::tool_result(&c.id, &c.name, format!("Error: {why}")),
-                )?;
+                )
+                .await?;
             }
         }
         Ok(())
@@ -593,7 +619,10 @@ impl Agent {
             if ctx.cancel.is_cancelled() {
                 return Err(ToolError::Cancelled);
             }
+            // Biased towards the tool, so a tool that observes the cancellation itself
+            // gets to clean up and report it.
             tokio::select! {
+                biased;
                 r = tool.call(args, ctx) => r,
                 () = ctx.cancel.cancelled() => Err(ToolError::Cancelled),
             }
@@ -623,7 +652,8 @@ impl Agent {
         let request = compress::summary_request(middle, cfg, self.context_length());
         let summary = match self.stream_completion(&request, None, cancel).await {
             Ok(c) => {
-                self.record_usage(session, c.usage, "compression", events)?;
+                self.record_usage(session, c.usage, "compression", events)
+                    .await?;
                 c.message.content
             }
             Err((_, ProviderError::Cancelled)) => return Ok(()),
@@ -662,12 +692,14 @@ impl Agent {
         next.usage = session.usage;
         next.cost_usd = session.cost_usd;
         next.api_calls = session.api_calls;
-        self.store
-            .create_session(&self.new_session_record(&next, Some(old_id.clone())))?;
+        let record = self.new_session_record(&next, Some(old_id.clone()));
+        self.with_store(move |s| s.create_session(&record)).await?;
         for m in messages {
-            self.push(&mut next, m)?;
+            self.push(&mut next, m).await?;
         }
-        self.store.end_session(&old_id, "compression")?;
+        let ended = old_id.clone();
+        self.with_store(move |s| s.end_session(&ended, "compression"))
+            .await?;
         *session = next;
         emit(
             events,

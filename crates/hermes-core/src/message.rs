@@ -140,3 +140,113 @@ impl Usage {
         self.input_tokens + self.output_tokens
     }
 }
+
+/// Makes a stored history acceptable to every provider: each assistant tool call is
+/// answered right after its message (with an error result when none was recorded — the
+/// session was interrupted mid-call), and tool results that answer no preceding call become
+/// plain user text. Without this, a session killed during a tool call could never be resumed
+/// against OpenAI-style APIs, which reject unanswered calls.
+pub fn repair_tool_pairs(messages: &[Message]) -> Vec<Message> {
+    let mut out = Vec::with_capacity(messages.len());
+    let mut i = 0;
+    while i < messages.len() {
+        let m = &messages[i];
+        i += 1;
+        match m.role {
+            Role::Assistant if !m.tool_calls.is_empty() => {
+                // The results that follow this message.
+                let mut results: Vec<&Message> = Vec::new();
+                while i < messages.len() && messages[i].role == Role::Tool {
+                    results.push(&messages[i]);
+                    i += 1;
+                }
+                out.push(m.clone());
+                for call in &m.tool_calls {
+                    let found = results
+                        .iter()
+                        .position(|r| r.tool_call_id.as_deref() == Some(call.id.as_str()));
+                    match found {
+                        Some(pos) => out.push(results.remove(pos).clone()),
+                        None => out.push(Message::tool_result(
+                            &call.id,
+                            &call.name,
+                            "Error: no result was recorded for this call (the session was interrupted).",
+                        )),
+                    }
+                }
+                out.extend(results.into_iter().map(orphan_to_text));
+            }
+            Role::Tool => out.push(orphan_to_text(m)),
+            _ => out.push(m.clone()),
+        }
+    }
+    out
+}
+
+fn orphan_to_text(m: &Message) -> Message {
+    Message::user(format!(
+        "[result of an earlier {} call]\n{}",
+        m.tool_name.as_deref().unwrap_or("tool"),
+        m.content
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(id: &str) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            name: "read_file".into(),
+            arguments: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn well_formed_history_is_unchanged() {
+        let mut a = Message::assistant("");
+        a.tool_calls = vec![call("a"), call("b")];
+        let h = vec![
+            Message::user("q"),
+            a,
+            Message::tool_result("a", "read_file", "1"),
+            Message::tool_result("b", "read_file", "2"),
+            Message::assistant("done"),
+        ];
+        assert_eq!(repair_tool_pairs(&h), h);
+    }
+
+    #[test]
+    fn unanswered_calls_get_results_and_orphans_become_text() {
+        let mut a = Message::assistant("");
+        a.tool_calls = vec![call("a"), call("b")];
+        let h = vec![
+            Message::user("q"),
+            Message::tool_result("zz", "terminal", "stray"),
+            a,
+            Message::tool_result("b", "read_file", "2"),
+            Message::tool_result("nope", "read_file", "3"),
+            Message::user("next"),
+        ];
+        let r = repair_tool_pairs(&h);
+        let roles: Vec<Role> = r.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::User,
+                Role::User,
+                Role::Assistant,
+                Role::Tool,
+                Role::Tool,
+                Role::User,
+                Role::User
+            ]
+        );
+        assert!(r[1].content.contains("stray"));
+        assert_eq!(r[3].tool_call_id.as_deref(), Some("a"));
+        assert!(r[3].content.contains("interrupted"));
+        assert_eq!(r[4].content, "2");
+        assert!(r[5].content.contains("earlier read_file call"));
+    }
+}

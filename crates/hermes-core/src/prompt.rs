@@ -52,15 +52,80 @@ pub struct PromptParts {
     pub platform_hint: Option<String>,
 }
 
-fn read_text(path: &Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
+/// A context file's text: whole, or its head and tail when it is larger than the cap.
+struct Text {
+    head: String,
+    /// `(tail, full size in bytes)` when the middle was not read.
+    tail: Option<(String, u64)>,
+}
+
+/// Reads a context file if it is a regular file whose real location is inside `root`
+/// (symlinks may point elsewhere in the project, never out of it; `/proc` files and
+/// devices are refused). Files over `cap` bytes are read as head (70%) and tail (20%)
+/// only, so a huge file costs no more than a small one.
+fn read_text(path: &Path, root: &Path, cap: usize) -> Option<Text> {
+    use std::io::{Read, Seek, SeekFrom};
+    let real = std::fs::canonicalize(path).ok()?;
+    if !real.starts_with(root) {
+        tracing::warn!(
+            "ignoring context file {}: it resolves outside the project ({})",
+            path.display(),
+            real.display()
+        );
+        return None;
+    }
+    let mut file = std::fs::File::open(&real).ok()?;
+    let meta = file.metadata().ok()?;
     if !meta.is_file() {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim_start_matches('\u{feff}').trim();
-    (!text.is_empty()).then(|| text.to_string())
+    let size = meta.len();
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let text = if size <= cap as u64 {
+        let mut bytes = Vec::new();
+        file.take(cap as u64 + 1).read_to_end(&mut bytes).ok()?;
+        Text {
+            head: lossy(&bytes),
+            tail: None,
+        }
+    } else {
+        let mut head = vec![0u8; cap * 7 / 10];
+        file.read_exact(&mut head).ok()?;
+        let tail_len = (cap * 2 / 10) as u64;
+        file.seek(SeekFrom::Start(size - tail_len)).ok()?;
+        let mut tail = Vec::new();
+        file.take(tail_len).read_to_end(&mut tail).ok()?;
+        // Drop a partial UTF-8 sequence at the cut edges.
+        let head = lossy(&head).trim_end_matches('\u{fffd}').to_string();
+        let tail = lossy(&tail).trim_start_matches('\u{fffd}').to_string();
+        Text {
+            head,
+            tail: Some((tail, size)),
+        }
+    };
+    let head = text.head.trim_start_matches('\u{feff}');
+    let head = if text.tail.is_none() {
+        head.trim()
+    } else {
+        head.trim_start()
+    };
+    (!head.is_empty()).then(|| Text {
+        head: head.to_string(),
+        tail: text.tail,
+    })
+}
+
+/// The directory that bounds context-file discovery: the git root above `cwd`, or `cwd`
+/// itself when it is not inside a repository.
+fn project_root(cwd: &Path) -> PathBuf {
+    let mut dir = Some(cwd);
+    while let Some(d) = dir {
+        if d.join(".git").exists() {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    cwd.to_path_buf()
 }
 
 /// Removes a leading YAML front-matter block (`---` … `---`).
@@ -75,59 +140,74 @@ fn strip_front_matter(text: &str) -> &str {
 }
 
 /// Keeps the head (70%) and tail (20%) of an over-long file, as Hermes does.
-fn cap_context(name: &str, text: String, cap: usize) -> String {
-    if text.len() <= cap {
-        return text;
-    }
-    let head = floor_char_boundary(&text, cap * 7 / 10);
-    let tail_start = ceil_char_boundary(&text, text.len() - cap * 2 / 10);
+fn cap_context(name: &str, text: Text, cap: usize) -> String {
+    let (head, tail, total) = match text.tail {
+        Some((tail, size)) => (text.head, tail, size),
+        None if text.head.len() <= cap => return text.head,
+        None => {
+            let t = text.head;
+            let head_end = floor_char_boundary(&t, cap * 7 / 10);
+            let tail_start = ceil_char_boundary(&t, t.len() - cap * 2 / 10);
+            let total = t.len() as u64;
+            (
+                t[..head_end].to_string(),
+                t[tail_start..].to_string(),
+                total,
+            )
+        }
+    };
     format!(
-        "{}\n\n[...truncated {name}: kept {}+{} of {} chars. Use file tools to read the full file.]\n\n{}",
-        &text[..head],
-        head,
-        text.len() - tail_start,
-        text.len(),
-        &text[tail_start..]
+        "{head}\n\n[...truncated {name}: kept {}+{} of {total} chars. Use file tools to read the full file.]\n\n{tail}",
+        head.len(),
+        tail.len(),
     )
 }
 
 /// Finds the project context, first kind found wins (Hermes' rule): the nearest
-/// `.hermes.md`/`HERMES.md` from `cwd` up to the git root; else `AGENTS.md`; else
-/// `CLAUDE.md`; else `.cursorrules` (with `.cursor/rules/*.mdc`). Each file is capped at
-/// `cap_chars`.
+/// `.hermes.md`/`HERMES.md` from `cwd` up to the git root (only `cwd` outside a
+/// repository); else `AGENTS.md`; else `CLAUDE.md`; else `.cursorrules` (with
+/// `.cursor/rules/*.mdc`). Each file is capped at `cap_chars`; files that resolve outside
+/// the project are ignored, so a symlinked `AGENTS.md` cannot pull in `~/.ssh` or
+/// `/proc/self/environ`.
 pub fn discover_context_files(cwd: &Path, cap_chars: usize) -> Vec<ContextFile> {
+    let Ok(cwd) = std::fs::canonicalize(cwd) else {
+        return Vec::new();
+    };
+    let cwd = cwd.as_path();
+    let root = project_root(cwd);
+    let read = |p: &Path| read_text(p, &root, cap_chars);
     let mut dir = Some(cwd);
     while let Some(d) = dir {
         for name in [".hermes.md", "HERMES.md"] {
             let p = d.join(name);
-            if let Some(text) = read_text(&p) {
+            if let Some(mut text) = read(&p) {
                 let label = relative_label(cwd, &p);
-                let body = strip_front_matter(&text).to_string();
+                text.head = strip_front_matter(&text.head).to_string();
                 return vec![ContextFile {
-                    content: cap_context(&label, body, cap_chars),
+                    content: cap_context(&label, text, cap_chars),
                     name: label,
                 }];
             }
         }
-        if d.join(".git").exists() {
+        if d == root {
             break;
         }
         dir = d.parent();
     }
     for names in [["AGENTS.md", "agents.md"], ["CLAUDE.md", "claude.md"]] {
         for name in names {
-            if let Some(text) = read_text(&cwd.join(name)) {
+            if let Some(found) = read(&cwd.join(name)) {
                 return vec![ContextFile {
-                    content: cap_context(name, text, cap_chars),
+                    content: cap_context(name, found, cap_chars),
                     name: name.to_string(),
                 }];
             }
         }
     }
     let mut cursor = Vec::new();
-    if let Some(text) = read_text(&cwd.join(".cursorrules")) {
+    if let Some(found) = read(&cwd.join(".cursorrules")) {
         cursor.push(ContextFile {
-            content: cap_context(".cursorrules", text, cap_chars),
+            content: cap_context(".cursorrules", found, cap_chars),
             name: ".cursorrules".to_string(),
         });
     }
@@ -138,10 +218,10 @@ pub fn discover_context_files(cwd: &Path, cap_chars: usize) -> Vec<ContextFile> 
             .collect();
         paths.sort();
         for p in paths {
-            if let Some(text) = read_text(&p) {
+            if let Some(found) = read(&p) {
                 let label = relative_label(cwd, &p);
                 cursor.push(ContextFile {
-                    content: cap_context(&label, text, cap_chars),
+                    content: cap_context(&label, found, cap_chars),
                     name: label,
                 });
             }
@@ -318,6 +398,54 @@ mod tests {
             c.contains("[...truncated AGENTS.md: kept 70+20 of 1000 chars."),
             "{c}"
         );
+    }
+
+    #[test]
+    fn outside_a_repository_only_cwd_is_searched() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::write(outer.path().join(".hermes.md"), "planted by someone else").unwrap();
+        let cwd = outer.path().join("project");
+        std::fs::create_dir(&cwd).unwrap();
+        assert!(discover_context_files(&cwd, 1000).is_empty());
+    }
+
+    #[test]
+    fn symlinks_out_of_the_project_are_ignored() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "SECRET-CANARY").unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir(repo.path().join(".git")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), repo.path().join("AGENTS.md"))
+            .unwrap();
+        std::os::unix::fs::symlink("/proc/self/environ", repo.path().join("CLAUDE.md")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", repo.path().join(".cursorrules")).unwrap();
+        assert!(discover_context_files(repo.path(), 1000).is_empty());
+        // A link that stays inside the project is fine.
+        std::fs::write(repo.path().join("docs.md"), "inside").unwrap();
+        std::fs::remove_file(repo.path().join("AGENTS.md")).unwrap();
+        std::os::unix::fs::symlink("docs.md", repo.path().join("AGENTS.md")).unwrap();
+        assert_eq!(
+            discover_context_files(repo.path(), 1000)[0].content,
+            "inside"
+        );
+    }
+
+    #[test]
+    fn only_a_bounded_prefix_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+        std::fs::write(d.path().join("AGENTS.md"), "a".repeat(1_000_000)).unwrap();
+        let f = &discover_context_files(d.path(), 100)[0];
+        assert!(
+            f.content.contains("kept 70+20 of 1000000 chars"),
+            "{}",
+            &f.content[..200]
+        );
+        assert!(f.content.len() < 400);
+        let text = format!("{}{}", "h".repeat(500_000), "t".repeat(500_000));
+        std::fs::write(d.path().join("AGENTS.md"), text).unwrap();
+        let f = &discover_context_files(d.path(), 100)[0];
+        assert!(f.content.starts_with(&"h".repeat(70)) && f.content.ends_with(&"t".repeat(20)));
     }
 
     #[test]

@@ -41,6 +41,20 @@ pub fn shell() -> &'static str {
     }
 }
 
+/// Kills the command's process group when dropped, so a call that is cancelled or whose
+/// future is dropped leaves nothing of its group running.
+struct GroupGuard(u32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
+/// How long to keep reading output after the shell exits: processes that left the group
+/// (`setsid`) may hold the pipes open, and must not keep the call alive.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
+
 fn kill_group(pgid: u32) {
     if pgid == 0 {
         return;
@@ -83,6 +97,7 @@ impl Executor for LocalExecutor {
             ExecError::Spawn(format!("{} in {}: {e}", shell(), request.cwd.display()))
         })?;
         let pgid = child.id().unwrap_or(0);
+        let _guard = GroupGuard(pgid);
 
         if let (Some(data), Some(mut stdin)) = (request.stdin.clone(), child.stdin.take()) {
             tokio::spawn(async move {
@@ -101,12 +116,15 @@ impl Executor for LocalExecutor {
         let mut buf = CappedBuffer::new(request.max_output_bytes);
         let deadline = tokio::time::sleep(request.timeout);
         tokio::pin!(deadline);
+        // Armed when the shell exits: the last moment to collect output.
+        let drain = tokio::time::sleep(Duration::MAX);
+        tokio::pin!(drain);
         let mut timed_out = false;
         let mut status = None;
         let mut streams_open = true;
-        loop {
+        while streams_open {
             tokio::select! {
-                chunk = rx.recv(), if streams_open => match chunk {
+                chunk = rx.recv() => match chunk {
                     Some(c) => {
                         if !buf.push(&c) {
                             kill_group(pgid);
@@ -118,32 +136,30 @@ impl Executor for LocalExecutor {
                     status = Some(s.map_err(|e| ExecError::Io(e.to_string()))?);
                     // Anything the command left running in its group ends with it.
                     kill_group(pgid);
+                    drain.as_mut().reset(tokio::time::Instant::now() + DRAIN_AFTER_EXIT);
                 }
                 () = &mut deadline, if status.is_none() => {
                     timed_out = true;
                     kill_group(pgid);
                 }
+                () = &mut drain, if status.is_some() => break,
                 () = cancel.cancelled() => {
                     kill_group(pgid);
                     let _ = child.wait().await;
                     return Err(ExecError::Cancelled);
                 }
             }
-            if status.is_some() && !streams_open {
-                break;
-            }
-            if status.is_some() {
-                // Processes that left the group (setsid) may hold the pipes open; do not
-                // wait for them longer than a moment.
-                match tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
-                    Ok(Some(c)) => {
-                        buf.push(&c);
-                    }
-                    Ok(None) | Err(_) => break,
-                }
-            }
         }
-        let status = status.ok_or_else(|| ExecError::Io("no exit status".into()))?;
+        // Dropping the receiver stops the readers; a writer that escaped the group gets
+        // EPIPE instead of keeping this call alive.
+        drop(rx);
+        let status = match status {
+            Some(s) => s,
+            None => child
+                .wait()
+                .await
+                .map_err(|e| ExecError::Io(e.to_string()))?,
+        };
         Ok(ExecOutput {
             exit_code: status.code(),
             signal: status.signal(),
@@ -198,16 +214,108 @@ mod tests {
         assert!(text.contains("PATH=/usr/bin:/bin"));
     }
 
+    /// Waits (bounded, as a hang guard) until `pid` has exited and been reaped or is a
+    /// zombie; false if it is still running after 10 s.
+    async fn gone(pid: i32) -> bool {
+        for _ in 0..200 {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => return true,
+                Ok(stat) => {
+                    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+                    if state.starts_with('Z') || state.starts_with('X') {
+                        return true;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    fn pid_in(dir: &std::path::Path) -> i32 {
+        std::fs::read_to_string(dir.join("pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn timeout_kills_the_group() {
-        let mut r = req("sleep 30 & sleep 30");
-        r.timeout = Duration::from_millis(200);
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = req("sleep 30 & echo $! > pid; sleep 30");
+        r.cwd = dir.path().to_path_buf();
+        r.timeout = Duration::from_millis(300);
         let out = LocalExecutor::new()
             .exec(r, &CancellationToken::new())
             .await
             .unwrap();
         assert!(out.timed_out);
-        assert!(out.duration < Duration::from_secs(5));
+        assert!(
+            gone(pid_in(dir.path())).await,
+            "the background sleep survived"
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_or_dropping_the_call_kills_the_group() {
+        for drop_it in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut r = req("sleep 300 & echo $! > pid; wait");
+            r.cwd = dir.path().to_path_buf();
+            let cancel = CancellationToken::new();
+            let exec = LocalExecutor::new();
+            let fut = exec.exec(r, &cancel);
+            let pidfile = dir.path().join("pid");
+            let wait_for_pid = async {
+                while std::fs::read_to_string(&pidfile).map_or(true, |s| !s.ends_with('\n')) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            };
+            if drop_it {
+                tokio::select! {
+                    _ = fut => panic!("the command finished on its own"),
+                    () = wait_for_pid => {}
+                }
+            } else {
+                tokio::pin!(fut);
+                tokio::select! {
+                    _ = &mut fut => panic!("the command finished on its own"),
+                    () = wait_for_pid => {}
+                }
+                cancel.cancel();
+                assert_eq!(fut.await, Err(ExecError::Cancelled));
+            }
+            assert!(
+                gone(pid_in(dir.path())).await,
+                "drop={drop_it}: sleep survived"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_detached_writer_does_not_keep_the_call_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = req(
+            "setsid sh -c 'echo $$ > pid; while :; do echo tick; sleep 0.05; done' & sleep 0.3; echo done",
+        );
+        r.cwd = dir.path().to_path_buf();
+        r.timeout = Duration::from_secs(5);
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            LocalExecutor::new().exec(r, &CancellationToken::new()),
+        )
+        .await
+        .expect("exec returned although a detached process kept writing")
+        .unwrap();
+        assert_eq!(out.exit_code, Some(0));
+        // The detached writer escaped the group (the local backend confines nothing);
+        // end it ourselves, by the pid it recorded.
+        let pid = pid_in(dir.path());
+        // SAFETY: signalling the process this test started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
     }
 
     #[tokio::test]

@@ -57,6 +57,7 @@ impl Renderer {
     pub fn event(&mut self, ev: &AgentEvent) {
         match ev {
             AgentEvent::TextDelta(t) if self.stream_text => {
+                let t = sanitize(t);
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(t.as_bytes());
                 let _ = out.flush();
@@ -134,7 +135,21 @@ fn preview_args(arguments: &str) -> String {
     first_line(&pick, 80)
 }
 
+/// Removes terminal control characters (escape sequences, carriage returns, C1 codes) from
+/// text the model or a tool produced, so it cannot rewrite what the user sees — recolour,
+/// move the cursor, set the clipboard or disguise a command. Newlines and tabs stay.
+pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad =
+        |c: char| (c.is_control() && c != '\n' && c != '\t') || ('\u{80}'..='\u{9f}').contains(&c);
+    if s.chars().any(bad) {
+        std::borrow::Cow::Owned(s.chars().filter(|c| !bad(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn first_line(s: &str, max: usize) -> String {
+    let s = sanitize(s);
     let line = s.lines().next().unwrap_or("");
     if line.chars().count() > max {
         let cut: String = line.chars().take(max).collect();
@@ -204,5 +219,23 @@ impl LineReader {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_sequences_are_removed() {
+        assert_eq!(sanitize("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(
+            sanitize("\x1b]52;c;ZXZpbA==\x07ok\x1b[2K\rls\u{9b}31m"),
+            "]52;c;ZXZpbA==ok[2Kls31m"
+        );
+        assert_eq!(
+            preview_args(r#"{"command": "rm -rf ~\r\u001b[2Kls"}"#),
+            "rm -rf ~[2Kls"
+        );
     }
 }

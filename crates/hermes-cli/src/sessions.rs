@@ -108,7 +108,7 @@ fn pad(s: &str, n: usize) -> String {
 pub fn print_list(store: &Store, source: Option<&str>, limit: usize) -> Result<(), Failure> {
     let filter = SessionFilter {
         source: source.map(str::to_string),
-        limit: limit + 1,
+        limit: limit.saturating_add(1),
         ..SessionFilter::default()
     };
     let mut rows = store.list_sessions(&filter)?;

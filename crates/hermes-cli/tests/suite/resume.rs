@@ -94,3 +94,64 @@ async fn resume_by_id_prefix_and_unknown_session_error() {
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("no-such-session"), "{}", r.stderr());
 }
+
+/// Killed while a tool is still running: the assistant's call has no result in
+/// state.db. Resuming repairs the history so the provider accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_a_tool_call_still_resumes() {
+    let w = World::new().await;
+    let marker = w.work().join("started");
+    // `exec` makes the recorded pid the sleep itself, so the test can end it afterwards.
+    w.mock.push(Reply::tool_call(
+        "terminal",
+        json!({"command": format!("echo $$ > {0}.tmp && mv {0}.tmp {0} && exec sleep 60", marker.display())}),
+    ));
+    let mut child = w
+        .cmd(&[
+            "-c",
+            "terminal.backend=local",
+            "chat",
+            "-q",
+            "run the slow thing",
+        ])
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !marker.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the tool started");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    // hermes was killed, so nothing ended the command's group: end the sleep by its pid.
+    let pid: i32 = std::fs::read_to_string(&marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signalling the process this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let roles: Vec<String> = w
+        .db()
+        .prepare("SELECT role FROM messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(roles, ["user", "assistant"], "the call has no result yet");
+
+    w.mock.push(Reply::text("resumed fine"));
+    w.run(&["chat", "--continue", "-q", "what happened?"])
+        .await
+        .ok();
+    let msgs = messages(w.requests().last().unwrap());
+    let roles: Vec<&str> = msgs.iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "tool", "user"]);
+    assert_eq!(msgs[3]["tool_call_id"], msgs[2]["tool_calls"][0]["id"]);
+    assert!(msgs[3]["content"].as_str().unwrap().contains("interrupted"));
+}

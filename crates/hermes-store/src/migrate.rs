@@ -5,11 +5,11 @@
 //!
 //! 1. Hermes' `SCHEMA_SQL` (`CREATE … IF NOT EXISTS`), then [`reconcile_columns`] adds
 //!    every column that table lacks (older files), read defensively via `PRAGMA table_info`.
-//! 2. For a database we are creating: the FTS layout-1 tables and triggers,
-//!    `state_meta('fts_storage_version','1')` and `schema_version = 28`. An existing
-//!    database keeps its FTS objects exactly as they are (search adapts to whatever layout
-//!    it finds) and its `schema_version` (only inserted when the table is empty, as Hermes
-//!    does); `application_id` is never touched.
+//! 2. For a database we are creating: Hermes 0.19's legacy inline FTS tables and triggers
+//!    and `schema_version = 22` (why: [`crate::schema`]). An existing database keeps its
+//!    FTS objects exactly as they are (search adapts to the layout it finds, see
+//!    [`crate::fts_layout`]) and its `schema_version` (only inserted when the table is
+//!    empty, as Hermes does); `application_id` is never touched.
 //! 3. Our own numbered steps ([`STEPS`]), each in its own transaction, recorded in
 //!    `state_meta('hermes_rs_migration')` so each runs once per file.
 //! 4. The CJK trap ([`disarm_cjk_triggers`]).
@@ -17,6 +17,7 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{DbContext, StoreError};
+use crate::fts_layout::FtsLayout;
 use crate::schema;
 
 /// One of our migration steps.
@@ -76,6 +77,8 @@ pub struct InitReport {
     pub steps_applied: Vec<i64>,
     /// The CJK index's triggers were dropped because its tokenizer is unavailable.
     pub cjk_triggers_dropped: bool,
+    /// The FTS layout found (or created) when opening.
+    pub fts_layout: FtsLayout,
 }
 
 fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
@@ -102,13 +105,7 @@ pub fn init(conn: &mut Connection) -> Result<InitReport, StoreError> {
         tx.execute("UPDATE messages SET active = 1 WHERE active IS NULL", [])
             .ctx("repairing messages.active")?;
         if fresh {
-            tx.execute_batch(schema::FTS_LAYOUT_1_SQL)
-                .ctx("creating the FTS5 indexes")?;
-            tx.execute(
-                "INSERT OR REPLACE INTO state_meta (key, value) VALUES ('fts_storage_version', ?1)",
-                [schema::FTS_STORAGE_VERSION.to_string()],
-            )
-            .ctx("recording the FTS layout")?;
+            create_legacy_fts(&tx)?;
         }
         let has_version: bool = tx
             .query_row("SELECT COUNT(*) FROM schema_version", [], |r| {
@@ -163,7 +160,34 @@ pub fn init(conn: &mut Connection) -> Result<InitReport, StoreError> {
     }
 
     report.cjk_triggers_dropped = disarm_cjk_triggers(conn)?;
+    report.fts_layout = FtsLayout::detect(conn)?;
     Ok(report)
+}
+
+/// Creates Hermes 0.19's FTS indexes in a new database, as Hermes does: `messages_fts`
+/// when FTS5 is available, and the trigram index only where the trigram tokenizer is
+/// (without it, CJK search scans). Without FTS5 the database gets no index and every
+/// search scans.
+fn create_legacy_fts(conn: &Connection) -> Result<(), StoreError> {
+    if !tokenizer_available(conn, "unicode61") {
+        tracing::warn!(
+            "this SQLite has no FTS5: state.db gets no full-text index and search scans \
+             the messages table"
+        );
+        return Ok(());
+    }
+    conn.execute_batch(schema::FTS_LEGACY_SQL)
+        .ctx("creating the FTS5 index")?;
+    if tokenizer_available(conn, "trigram") {
+        conn.execute_batch(schema::FTS_LEGACY_TRIGRAM_SQL)
+            .ctx("creating the trigram index")?;
+    } else {
+        tracing::warn!(
+            "this SQLite has no trigram tokenizer (needs 3.34+): CJK search scans the \
+             messages table"
+        );
+    }
+    Ok(())
 }
 
 /// Adds every column of [`schema::SCHEMA_SQL`] that the live tables lack.

@@ -1,44 +1,68 @@
 //! The on-disk shape of `state.db`, as Hermes Agent writes it.
 //!
 //! Hermes keeps the schema version in the single-row table `schema_version` (not in
-//! `PRAGMA user_version`) and the FTS layout separately in `state_meta('fts_storage_version')`.
-//! Schema evolution is additive: every writable open runs the `CREATE … IF NOT EXISTS`
-//! statements below and then adds any missing column with `ALTER TABLE ADD COLUMN`
-//! (see [`crate::migrate`]); only data migrations are gated on the version number.
+//! `PRAGMA user_version`) and, from v23 on, the FTS layout separately in
+//! `state_meta('fts_storage_version')` (see [`crate::fts_layout`]). Schema evolution is
+//! additive: every writable open runs the `CREATE … IF NOT EXISTS` statements below and
+//! then adds any missing column with `ALTER TABLE ADD COLUMN` (see [`crate::migrate`]);
+//! only data migrations are gated on the version number.
 //!
-//! # Which version we stamp
+//! # The shape we create
 //!
-//! New databases are created in the **schema v28 shape with FTS layout 1** (external-content
-//! `messages_fts` over `messages`, and a trigram index over the `messages_fts_trigram_src`
-//! view of non-tool rows). That is the newest shape known to sit at or just after Hermes
-//! 0.19, and it was chosen over the newer v30 / layout 3 on purpose:
+//! Hermes Agent 0.19.0 is `SCHEMA_VERSION = 22` with the legacy inline FTS layout
+//! ("layout 0": one-column `messages_fts` and `messages_fts_trigram` holding
+//! `content || ' ' || tool_name || ' ' || tool_calls` for every row). New databases are
+//! created in **that** shape and stamped **22**, with the v28 tables and columns of
+//! [`SCHEMA_SQL`] on top. The requirement is that a file written by 0.19 opens and
+//! searches here, and that 0.19 reads ours where the columns overlap. Walking through
+//! what 0.19 runs on our file:
 //!
-//! - A Hermes at v28 (or close to it) opens our file and finds exactly its own tables, FTS
-//!   layout and triggers, so it reads and writes it without any conversion.
-//! - A newer Hermes (v29, v30, …) sees `schema_version = 28` and runs its own gated data
-//!   migrations 29 and 30 (dropping cron and subagent sessions from the trigram index), as
-//!   it would for any genuine v28 file. Stamping 30 on a file we built ourselves would make
-//!   it skip those steps.
-//! - An older Hermes never downgrades `schema_version` and ignores columns it does not know.
+//! - its `SCHEMA_SQL`, deferred indexes and FTS DDL are all `IF NOT EXISTS`, and every
+//!   table, index, virtual table and trigger it declares already exists (the FTS tables
+//!   and triggers with the very text 0.19 writes), so nothing is created, rebuilt or
+//!   repaired (its trigger-count check finds all six FTS triggers);
+//! - its column reconciliation finds every column it declares; the extra v28 columns
+//!   (`title_source`, `last_activity_at`, `system_prompt_hash`, `display_kind`, …) all
+//!   allow NULL or have defaults, so its `INSERT`s keep working, and it ignores them on
+//!   read;
+//! - its gated migrations (`current_version < 16/18/20/22`) do not run, and it leaves a
+//!   `schema_version` of 22 as it is;
+//! - its search (`messages_fts MATCH ?`, `snippet(messages_fts, 0, …)`, trigram for CJK)
+//!   runs on exactly the index layout it expects, and our rows are in it because its own
+//!   triggers put them there;
+//! - it reads the system prompt from `sessions.system_prompt`, which we fill (as well as
+//!   `system_prompts` / `system_prompt_hash`, where Hermes v25+ reads it).
+//!
+//! The alternative, the v28 shape with external-content FTS (layout 1) stamped 28, which
+//! earlier hermes-rs builds created, also survives 0.19's `IF NOT EXISTS` DDL because the
+//! object names match, but whenever 0.19's own FTS maintenance runs (trigger repair
+//! after a trigger went missing, index rebuilds, `hermes sessions repair`) it would issue
+//! inline-table statements against external-content tables it never made, and an
+//! external-content index given statements meant for an inline one is how FTS5 indexes
+//! get corrupted. The 22 / layout-0 shape removes that risk, and a newer Hermes
+//! treats our file exactly like any 0.19 file: it runs its own gated migrations from 23
+//! up (moving prompts into `system_prompts`, …) and offers `hermes sessions
+//! optimize-storage` to convert the FTS layout when the user wants it. Files made by
+//! earlier hermes-rs builds (v28 / layout 1) stay as they are and keep working.
 //!
 //! For databases that already exist we never change `schema_version` (except to insert the
 //! row when the table is empty, as Hermes does): raising it would make Hermes skip data
-//! migrations we do not perform, and lowering it is never allowed.
+//! migrations we do not perform, and lowering it is never allowed. FTS objects of an
+//! existing database are never created, converted or dropped (the one exception is the
+//! CJK trap in [`crate::migrate`], handled the way Hermes handles it).
 
-/// The `schema_version` we write into new databases. See the module docs for why.
-pub const SCHEMA_VERSION: i64 = 28;
+/// The `schema_version` we write into new databases: Hermes 0.19.0's. See the module docs.
+pub const SCHEMA_VERSION: i64 = 22;
 
-/// The FTS layout we create in new databases (`state_meta('fts_storage_version')`).
-pub const FTS_STORAGE_VERSION: i64 = 1;
-
-/// From this schema version on, Hermes keeps system prompts in `system_prompts` (keyed by
-/// their SHA-256) and leaves `sessions.system_prompt` NULL on new rows.
-pub const SYSTEM_PROMPTS_TABLE_VERSION: i64 = 25;
+/// `state_meta` key holding the FTS layout of v23+ files (absent on 0.19 files).
+pub const FTS_STORAGE_VERSION_KEY: &str = "fts_storage_version";
 
 /// `state_meta` key recording the last of our own migration steps that ran.
 pub const MIGRATION_META_KEY: &str = "hermes_rs_migration";
 
-/// Hermes' v28 `SCHEMA_SQL`: core tables and indexes, all `IF NOT EXISTS`.
+/// Hermes' v28 `SCHEMA_SQL`: core tables and indexes, all `IF NOT EXISTS`. Every open
+/// runs it and adds the columns a file lacks, so every file we use (a 0.19 one included)
+/// has at least these tables and columns. It is a superset of 0.19's `SCHEMA_SQL`.
 pub const SCHEMA_SQL: &str = r#"
 CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER NOT NULL
@@ -286,108 +310,61 @@ CREATE INDEX IF NOT EXISTS idx_sessions_system_prompt_hash
 /// The partial unique index that makes session titles unique.
 pub const TITLE_UNIQUE_INDEX_SQL: &str = "CREATE UNIQUE INDEX IF NOT EXISTS idx_sessions_title_unique ON sessions(title) WHERE title IS NOT NULL";
 
-/// FTS layout 1 (Hermes v23–v28): external-content `messages_fts` (unicode61) over
-/// `messages`, and `messages_fts_trigram` over the non-tool rows, both kept in sync by
-/// triggers gated on the deferred-rebuild markers in `state_meta`. Run only when we create
-/// the database; an existing database keeps whatever FTS objects it has.
-pub const FTS_LAYOUT_1_SQL: &str = r#"
+/// The legacy inline FTS layout ("layout 0") exactly as Hermes v11–v22, and so 0.19.0,
+/// creates it: `messages_fts` (unicode61) and `messages_fts_trigram` (trigram), each one
+/// text column holding `content || ' ' || tool_name || ' ' || tool_calls` for every row,
+/// kept in sync by triggers. Run only when we create the database, before any message
+/// exists; an existing database keeps whatever FTS objects it has.
+pub const FTS_LEGACY_SQL: &str = r#"
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    content,
-    tool_name,
-    tool_calls,
-    content='messages',
-    content_rowid='id'
+    content
 );
 
-CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages
-WHEN (new.id > COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                         WHERE key = 'fts_rebuild_high_water'), -1)
-   OR new.id <= COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                          WHERE key = 'fts_rebuild_progress'), -1))
-BEGIN
-    INSERT INTO messages_fts(rowid, content, tool_name, tool_calls)
-    VALUES (new.id, new.content, new.tool_name, new.tool_calls);
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, content) VALUES (
+        new.id,
+        COALESCE(new.content, '') || ' ' || COALESCE(new.tool_name, '') || ' ' || COALESCE(new.tool_calls, '')
+    );
 END;
 
-CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages
-WHEN (old.id > COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                         WHERE key = 'fts_rebuild_high_water'), -1)
-   OR old.id <= COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                          WHERE key = 'fts_rebuild_progress'), -1))
-BEGIN
-    INSERT INTO messages_fts(messages_fts, rowid, content, tool_name, tool_calls)
-    VALUES ('delete', old.id, old.content, old.tool_name, old.tool_calls);
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM messages_fts WHERE rowid = old.id;
 END;
 
-CREATE TRIGGER IF NOT EXISTS messages_fts_update
-AFTER UPDATE OF content, tool_name, tool_calls ON messages
-WHEN (old.content IS NOT new.content
-    OR old.tool_name IS NOT new.tool_name
-    OR old.tool_calls IS NOT new.tool_calls)
-   AND (old.id > COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                           WHERE key = 'fts_rebuild_high_water'), -1)
-     OR old.id <= COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                            WHERE key = 'fts_rebuild_progress'), -1))
-BEGIN
-    INSERT INTO messages_fts(messages_fts, rowid, content, tool_name, tool_calls)
-    VALUES ('delete', old.id, old.content, old.tool_name, old.tool_calls);
-    INSERT INTO messages_fts(rowid, content, tool_name, tool_calls)
-    VALUES (new.id, new.content, new.tool_name, new.tool_calls);
+CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE ON messages BEGIN
+    DELETE FROM messages_fts WHERE rowid = old.id;
+    INSERT INTO messages_fts(rowid, content) VALUES (
+        new.id,
+        COALESCE(new.content, '') || ' ' || COALESCE(new.tool_name, '') || ' ' || COALESCE(new.tool_calls, '')
+    );
 END;
+"#;
 
-CREATE VIEW IF NOT EXISTS messages_fts_trigram_src AS
-    SELECT id, role, content, tool_name, tool_calls
-    FROM messages
-    WHERE role <> 'tool';
-
+/// The trigram half of [`FTS_LEGACY_SQL`] (needs SQLite ≥ 3.34; Hermes skips it when the
+/// tokenizer is missing and CJK search falls back to scanning).
+pub const FTS_LEGACY_TRIGRAM_SQL: &str = r#"
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts_trigram USING fts5(
     content,
-    tool_name,
-    tool_calls,
-    content='messages_fts_trigram_src',
-    content_rowid='id',
     tokenize='trigram'
 );
 
-CREATE TRIGGER IF NOT EXISTS messages_fts_trigram_insert AFTER INSERT ON messages
-WHEN new.role <> 'tool'
-   AND (new.id > COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                           WHERE key = 'fts_rebuild_high_water'), -1)
-     OR new.id <= COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                            WHERE key = 'fts_rebuild_progress'), -1))
-BEGIN
-    INSERT INTO messages_fts_trigram(rowid, content, tool_name, tool_calls)
-    VALUES (new.id, new.content, new.tool_name, new.tool_calls);
+CREATE TRIGGER IF NOT EXISTS messages_fts_trigram_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts_trigram(rowid, content) VALUES (
+        new.id,
+        COALESCE(new.content, '') || ' ' || COALESCE(new.tool_name, '') || ' ' || COALESCE(new.tool_calls, '')
+    );
 END;
 
-CREATE TRIGGER IF NOT EXISTS messages_fts_trigram_delete AFTER DELETE ON messages
-WHEN old.role <> 'tool'
-   AND (old.id > COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                           WHERE key = 'fts_rebuild_high_water'), -1)
-     OR old.id <= COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                            WHERE key = 'fts_rebuild_progress'), -1))
-BEGIN
-    INSERT INTO messages_fts_trigram(messages_fts_trigram, rowid, content, tool_name, tool_calls)
-    VALUES ('delete', old.id, old.content, old.tool_name, old.tool_calls);
+CREATE TRIGGER IF NOT EXISTS messages_fts_trigram_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM messages_fts_trigram WHERE rowid = old.id;
 END;
 
-CREATE TRIGGER IF NOT EXISTS messages_fts_trigram_update
-AFTER UPDATE OF content, tool_name, tool_calls, role ON messages
-WHEN (old.content IS NOT new.content
-    OR old.tool_name IS NOT new.tool_name
-    OR old.tool_calls IS NOT new.tool_calls
-    OR old.role IS NOT new.role)
-   AND (old.id > COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                           WHERE key = 'fts_rebuild_high_water'), -1)
-     OR old.id <= COALESCE((SELECT CAST(value AS INTEGER) FROM state_meta
-                            WHERE key = 'fts_rebuild_progress'), -1))
-BEGIN
-    INSERT INTO messages_fts_trigram(messages_fts_trigram, rowid, content, tool_name, tool_calls)
-    SELECT 'delete', old.id, old.content, old.tool_name, old.tool_calls
-    WHERE old.role <> 'tool';
-    INSERT INTO messages_fts_trigram(rowid, content, tool_name, tool_calls)
-    SELECT new.id, new.content, new.tool_name, new.tool_calls
-    WHERE new.role <> 'tool';
+CREATE TRIGGER IF NOT EXISTS messages_fts_trigram_update AFTER UPDATE ON messages BEGIN
+    DELETE FROM messages_fts_trigram WHERE rowid = old.id;
+    INSERT INTO messages_fts_trigram(rowid, content) VALUES (
+        new.id,
+        COALESCE(new.content, '') || ' ' || COALESCE(new.tool_name, '') || ' ' || COALESCE(new.tool_calls, '')
+    );
 END;
 "#;
 

@@ -6,7 +6,12 @@
 //!   (the trigram tokenizer cannot match less), otherwise a LIKE scan;
 //! - a LIKE scan also answers when the database has no usable FTS index, when Hermes
 //!   marked the indexes stale (`state_meta('fts_stale')`), or when tool output is wanted
-//!   from the trigram route (tool rows are not in the trigram index).
+//!   from the trigram route of a v23+ file (whose trigram index leaves tool rows out; the
+//!   legacy index of a 0.19 file holds them).
+//!
+//! Both FTS layouts (see [`crate::fts_layout`]) answer the same queries: terms are never
+//! tied to a column, and snippets take whichever column matched (`-1`), which on a legacy
+//! file is its one `content || tool_name || tool_calls` column.
 //!
 //! User text never reaches MATCH raw: see [`crate::fts_query`].
 
@@ -15,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::error::{DbContext, StoreError};
+use crate::fts_layout::FtsLayout;
 use crate::fts_query::{FtsQuery, escape_like};
 use crate::schema;
 use crate::store::Store;
@@ -153,7 +159,11 @@ fn run(
             message_id: r.get(0)?,
             session_id: r.get(1)?,
             role: r.get(2)?,
-            snippet: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            // Legacy rows end in the `' ' || tool_name || ' ' || tool_calls` padding.
+            snippet: r
+                .get::<_, Option<String>>(3)?
+                .map(|s| s.trim_end().to_string())
+                .unwrap_or_default(),
             timestamp: r.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
             tool_name: r.get(5)?,
             source: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
@@ -298,7 +308,8 @@ impl Store {
             let has_base = !stale && object_exists(c, "messages_fts")?;
             let has_trigram = !stale && object_exists(c, "messages_fts_trigram")?;
             let wants_tool = opts.roles.iter().any(|r| r == "tool");
-            let trigram_ok = has_trigram && q.trigram_eligible() && !wants_tool;
+            let tool_rows_ok = !wants_tool || FtsLayout::detect(c)?.trigram_has_tool_rows();
+            let trigram_ok = has_trigram && q.trigram_eligible() && tool_rows_ok;
 
             if q.has_cjk() {
                 if trigram_ok

@@ -9,7 +9,7 @@ use hermes_core::NewSession;
 use crate::error::{DbContext, StoreError};
 use crate::rowmap::{self, get_bool, get_f64, get_i64, get_str};
 use crate::store::Store;
-use crate::{schema, titles};
+use crate::titles;
 
 /// Which sessions [`Store::list_sessions`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,14 +194,6 @@ pub(crate) fn session_exists(conn: &Connection, id: &str) -> Result<bool, StoreE
         .map(|o| o.is_some())
 }
 
-pub(crate) fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| {
-        r.get::<_, Option<i64>>(0)
-    })
-    .ctx("reading schema_version")
-    .map(|v| v.unwrap_or(schema::SCHEMA_VERSION))
-}
-
 fn get_session_on(conn: &Connection, id: &str) -> Result<Option<SessionRow>, StoreError> {
     conn.query_row(
         "SELECT s.*, sp.prompt AS __resolved_system_prompt
@@ -345,21 +337,22 @@ impl Store {
                     None => (None, None),
                 },
             };
-            let (prompt_col, prompt_hash) = match s.system_prompt.as_deref() {
-                Some(p) if !p.is_empty() => {
-                    if schema_version(tx)? >= schema::SYSTEM_PROMPTS_TABLE_VERSION {
-                        let hash = prompt_hash(p);
-                        tx.execute(
-                            "INSERT OR IGNORE INTO system_prompts (hash, prompt) VALUES (?1, ?2)",
-                            params![hash, p],
-                        )
-                        .ctx("storing the system prompt")?;
-                        (None, Some(hash))
-                    } else {
-                        (Some(p.to_string()), None)
-                    }
+            // Where each Hermes reads the prompt: 0.19 (schema 22) from the inline column,
+            // v25+ from `system_prompts` through the hash. Both are written, so either
+            // generation sees it; a v25+ Hermes upgrading the file later hashes the inline
+            // copy to the same key.
+            let prompt = s.system_prompt.as_deref().filter(|p| !p.is_empty());
+            let hash = match prompt {
+                Some(p) => {
+                    let hash = prompt_hash(p);
+                    tx.execute(
+                        "INSERT OR IGNORE INTO system_prompts (hash, prompt) VALUES (?1, ?2)",
+                        params![hash, p],
+                    )
+                    .ctx("storing the system prompt")?;
+                    Some(hash)
                 }
-                _ => (None, None),
+                None => None,
             };
             let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
             tx.execute(
@@ -375,8 +368,8 @@ impl Store {
                         s.source.as_str()
                     },
                     non_empty(&s.model),
-                    prompt_col,
-                    prompt_hash,
+                    prompt,
+                    hash,
                     parent,
                     hermes_core::ids::now_ts(),
                     s.cwd,

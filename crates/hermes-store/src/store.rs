@@ -10,6 +10,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{DbContext, StoreError};
+use crate::fts_layout::FtsLayout;
 use crate::migrate::{self, InitReport};
 
 /// How long a statement waits for another process's write lock before failing.
@@ -133,6 +134,12 @@ impl Store {
     /// What opening the database found and changed.
     pub fn init_report(&self) -> &InitReport {
         &self.init
+    }
+
+    /// The FTS layout of the file as it is now (a Hermes running `sessions
+    /// optimize-storage` may convert it while we have it open).
+    pub fn fts_layout(&self) -> Result<FtsLayout, StoreError> {
+        self.read(FtsLayout::detect)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {

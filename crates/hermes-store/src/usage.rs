@@ -129,7 +129,23 @@ impl Store {
             } else {
                 call.model.as_str()
             };
-            let key = params![session_id, model, call.provider, call.base_url, "", task];
+            // The call carries no billing mode; like Hermes, take the session's (a Hermes
+            // session records e.g. 'unknown'), so our calls add to Hermes' row for it.
+            let billing_mode: String = tx
+                .query_row(
+                    "SELECT COALESCE(billing_mode, '') FROM sessions WHERE id = ?1",
+                    [session_id],
+                    |r| r.get(0),
+                )
+                .ctx("reading the session's billing mode")?;
+            let key = params![
+                session_id,
+                model,
+                call.provider,
+                call.base_url,
+                billing_mode,
+                task
+            ];
             let updated = tx
                 .execute(
                     "UPDATE session_model_usage SET

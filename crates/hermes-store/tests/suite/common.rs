@@ -5,7 +5,21 @@ use std::path::{Path, PathBuf};
 use hermes_core::NewSession;
 use hermes_store::Store;
 
-pub const FIXTURE_SQL: &str = include_str!("../fixtures/hermes_0_19_state.sql");
+/// A state.db as Hermes 0.19.0 writes it: schema 22, legacy inline FTS.
+pub const HERMES_0_19_SQL: &str = include_str!("../fixtures/hermes_0_19_state.sql");
+/// A state.db at schema v28 with FTS layout 1 (also what earlier hermes-rs builds made).
+pub const HERMES_V28_SQL: &str = include_str!("../fixtures/hermes_v28_state.sql");
+/// A state.db at schema v30 with FTS layout 3.
+pub const HERMES_V30_SQL: &str = include_str!("../fixtures/hermes_v30_state.sql");
+
+/// The part of the 0.19 fixture before its data: the DDL Hermes 0.19 runs (all
+/// `IF NOT EXISTS`) every time it opens a file.
+pub fn hermes_0_19_ddl() -> &'static str {
+    HERMES_0_19_SQL
+        .split("-- ── Data")
+        .next()
+        .expect("the 0.19 fixture has a data marker")
+}
 
 pub fn new_session(id: &str, source: &str) -> NewSession {
     NewSession {
@@ -28,13 +42,41 @@ pub fn store_with_session(dir: &Path, id: &str) -> (Store, PathBuf) {
     (store, path)
 }
 
-/// Builds `state.db` in `dir` from the Hermes 0.19 fixture, with a plain connection.
-pub fn hermes_fixture(dir: &Path) -> PathBuf {
+/// Builds `state.db` in `dir` from a fixture, with a plain connection.
+pub fn fixture_db(dir: &Path, sql: &str) -> PathBuf {
     let path = dir.join("state.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(FIXTURE_SQL).unwrap();
+    conn.execute_batch(sql).unwrap();
     drop(conn);
     path
+}
+
+/// `state.db` in `dir` as Hermes 0.19.0 left it.
+pub fn hermes_0_19_fixture(dir: &Path) -> PathBuf {
+    fixture_db(dir, HERMES_0_19_SQL)
+}
+
+/// `state.db` in `dir` as a v28 Hermes (or an earlier hermes-rs) left it.
+pub fn hermes_v28_fixture(dir: &Path) -> PathBuf {
+    fixture_db(dir, HERMES_V28_SQL)
+}
+
+/// `(type, name, sql)` of the FTS tables, views and triggers, sorted.
+pub fn fts_objects(path: &Path) -> Vec<(String, String, Option<String>)> {
+    schema_objects(path)
+        .into_iter()
+        .filter(|o| o.1.starts_with("messages_fts"))
+        .collect()
+}
+
+/// Column names of `table`.
+pub fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    conn.prepare("SELECT name FROM pragma_table_info(?1)")
+        .unwrap()
+        .query_map([table], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<Vec<String>, _>>()
+        .unwrap()
 }
 
 /// `(type, name, sql)` of every schema object, sorted.

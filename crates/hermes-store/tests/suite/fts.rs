@@ -205,7 +205,8 @@ fn filters_and_ordering() {
         ..all()
     };
     assert!(store.search("数据库", &no_telegram).unwrap().is_empty());
-    // Tool output with CJK is looked for by scanning (tool rows are not in the trigram index).
+    // Tool output with CJK: our files use Hermes 0.19's legacy layout, whose trigram index
+    // holds tool rows too. (On a v23+ layout it is scanned for: see newer_hermes.)
     store
         .append_message(
             "zh",
@@ -218,7 +219,8 @@ fn filters_and_ordering() {
     };
     let hits = store.search("配置文件", &tools).unwrap();
     assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0].route, SearchRoute::Like);
+    assert_eq!(hits[0].route, SearchRoute::Trigram);
+    assert_eq!(hits[0].role, "tool");
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 use hermes_core::Message;
 use hermes_store::migrate::latest_step;
-use hermes_store::schema::{FTS_STORAGE_VERSION, MIGRATION_META_KEY, SCHEMA_VERSION};
-use hermes_store::{SearchOptions, Store};
+use hermes_store::schema::{MIGRATION_META_KEY, SCHEMA_VERSION};
+use hermes_store::{FtsLayout, SearchOptions, Store};
 
 use super::common::*;
 
@@ -15,6 +15,7 @@ fn a_new_database_has_hermes_shape_and_versions() {
     let report = store.init_report().clone();
     assert!(report.created);
     assert_eq!(report.steps_applied, vec![1, 2]);
+    assert_eq!(report.fts_layout, FtsLayout::Legacy);
     drop(store);
 
     let names: Vec<String> = schema_objects(&path).into_iter().map(|o| o.1).collect();
@@ -30,7 +31,6 @@ fn a_new_database_has_hermes_shape_and_versions() {
         "async_delegations",
         "messages_fts",
         "messages_fts_trigram",
-        "messages_fts_trigram_src",
         "messages_fts_insert",
         "messages_fts_delete",
         "messages_fts_update",
@@ -53,9 +53,11 @@ fn a_new_database_has_hermes_shape_and_versions() {
         .unwrap();
     assert_eq!(versions, vec![SCHEMA_VERSION]);
     assert_eq!(
-        meta(&path, "fts_storage_version"),
-        Some(FTS_STORAGE_VERSION.to_string())
+        SCHEMA_VERSION, 22,
+        "new files carry Hermes 0.19.0's schema version"
     );
+    // Hermes 0.19 has no FTS layout marker; a newer Hermes detects the layout itself.
+    assert_eq!(meta(&path, "fts_storage_version"), None);
     assert_eq!(
         meta(&path, MIGRATION_META_KEY),
         Some(latest_step().to_string())
@@ -68,7 +70,8 @@ fn a_new_database_has_hermes_shape_and_versions() {
         )
         .unwrap();
     assert!(trigram_sql.contains("tokenize='trigram'"));
-    assert!(trigram_sql.contains("content='messages_fts_trigram_src'"));
+    assert!(!trigram_sql.contains("content="), "{trigram_sql}");
+    assert!(!names.iter().any(|n| n == "messages_fts_trigram_src"));
     // We do not stamp application_id; Hermes does that itself on first open.
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -179,11 +182,20 @@ fn an_older_database_gains_missing_columns_and_keeps_its_version() {
     let all = SearchOptions::default();
     assert_eq!(store.search("walrus", &all).unwrap().len(), 1);
     assert_eq!(store.search("narwhal", &all).unwrap().len(), 1);
-    // Old files before v25 keep system prompts in the legacy column.
+    // The prompt goes where the old Hermes reads it (inline) and where a newer one does.
     store.create_session(&new_session("new1", "cli")).unwrap();
     let row = store.get_session("new1").unwrap().unwrap();
     assert_eq!(row.system_prompt.as_deref(), Some("You are a test agent."));
-    assert!(row.columns["system_prompt_hash"].is_null());
+    assert!(row.columns["system_prompt_hash"].is_string());
+    let inline: Option<String> = raw(&path)
+        .query_row(
+            "SELECT system_prompt FROM sessions WHERE id = 'new1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(inline.as_deref(), Some("You are a test agent."));
+    assert_eq!(store.fts_layout().unwrap(), FtsLayout::Legacy);
     drop(store);
 
     let conn = raw(&path);
@@ -211,7 +223,7 @@ fn an_older_database_gains_missing_columns_and_keeps_its_version() {
 #[test]
 fn a_newer_database_is_never_downgraded() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hermes_fixture(dir.path());
+    let path = hermes_0_19_fixture(dir.path());
     {
         let conn = raw(&path);
         conn.execute("UPDATE schema_version SET version = 31", [])
@@ -244,7 +256,7 @@ fn a_newer_database_is_never_downgraded() {
 #[test]
 fn an_empty_schema_version_table_gets_a_row() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hermes_fixture(dir.path());
+    let path = hermes_0_19_fixture(dir.path());
     raw(&path)
         .execute("DELETE FROM schema_version", [])
         .unwrap();
@@ -301,7 +313,7 @@ fn plant_cjk_index(path: &std::path::Path) {
 #[test]
 fn the_cjk_index_trap_is_disarmed_the_way_hermes_does_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hermes_fixture(dir.path());
+    let path = hermes_v28_fixture(dir.path());
     plant_cjk_index(&path);
     // Without the tokenizer, any insert through the CJK trigger fails.
     let err = raw(&path)

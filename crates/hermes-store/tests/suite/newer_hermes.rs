@@ -1,8 +1,9 @@
-//! A state.db written by Hermes 0.19 opens, lists, loads, searches and takes new
-//! messages here, and stays a database Hermes can keep using.
+//! State.db files of newer Hermes versions (schema v28 with FTS layout 1, which earlier
+//! hermes-rs builds also created, and v30 with layout 3) open, list, load, search and take
+//! new messages here, and stay databases Hermes can keep using.
 
 use hermes_core::{Message, Role};
-use hermes_store::{SearchOptions, SearchRoute, SessionFilter, Store};
+use hermes_store::{FtsLayout, SearchOptions, SearchRoute, SessionFilter, Store};
 
 use super::common::*;
 
@@ -14,13 +15,17 @@ const CHILD: &str = "20260718_130000_bbbbbb";
 #[test]
 fn opens_and_lists_a_hermes_database() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hermes_fixture(dir.path());
+    let path = hermes_v28_fixture(dir.path());
     let store = Store::open(&path).unwrap();
     assert!(!store.init_report().created);
     assert!(
         store.init_report().added_columns.is_empty(),
         "{:?}",
         store.init_report()
+    );
+    assert_eq!(
+        store.init_report().fts_layout,
+        FtsLayout::External { version: 1 }
     );
 
     let list = store.list_sessions(&SessionFilter::default()).unwrap();
@@ -79,7 +84,7 @@ fn opens_and_lists_a_hermes_database() {
 #[test]
 fn loads_a_conversation_with_tool_calls() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&hermes_fixture(dir.path())).unwrap();
+    let store = Store::open(&hermes_v28_fixture(dir.path())).unwrap();
     let convo = store.load_conversation(CLI).unwrap();
     // The session_meta bookkeeping row is not part of the conversation.
     assert_eq!(convo.len(), 4);
@@ -119,7 +124,7 @@ fn loads_a_conversation_with_tool_calls() {
 #[test]
 fn searches_a_hermes_database() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&hermes_fixture(dir.path())).unwrap();
+    let store = Store::open(&hermes_v28_fixture(dir.path())).unwrap();
     let all = SearchOptions::default();
     let hits = store.search("Postgres", &all).unwrap();
     assert_eq!(hits.len(), 2, "{hits:?}");
@@ -146,12 +151,26 @@ fn searches_a_hermes_database() {
         ..SearchOptions::default()
     };
     assert_eq!(store.search("kangaroos", &with_inactive).unwrap().len(), 1);
+    // Layout 1 keeps tool rows out of the trigram index, so CJK tool output is scanned for.
+    store
+        .append_message(
+            TELEGRAM,
+            &Message::tool_result("c9", "read_file", "配置文件内容"),
+        )
+        .unwrap();
+    let tools = SearchOptions {
+        roles: vec!["tool".into()],
+        ..SearchOptions::default()
+    };
+    let hits = store.search("配置文件", &tools).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].route, SearchRoute::Like);
 }
 
 #[test]
 fn our_writes_keep_the_database_hermes_compatible() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hermes_fixture(dir.path());
+    let path = hermes_v28_fixture(dir.path());
     let before = schema_objects(&path);
     let app_id_before: i64 = raw(&path)
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -242,7 +261,7 @@ fn our_writes_keep_the_database_hermes_compatible() {
 #[test]
 fn sessions_we_create_in_a_hermes_database_use_its_conventions() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hermes_fixture(dir.path());
+    let path = hermes_v28_fixture(dir.path());
     let store = Store::open(&path).unwrap();
     let mut s = new_session("20260720_080000_c0ffee", "cli");
     s.system_prompt = Some("You are Hermes, a helpful agent.".into());
@@ -261,7 +280,7 @@ fn sessions_we_create_in_a_hermes_database_use_its_conventions() {
         row.system_prompt.as_deref(),
         Some("You are Hermes, a helpful agent.")
     );
-    assert!(row.columns["system_prompt"].is_string());
+    // The inline column is filled too, for a Hermes 0.19 that opens this file.
     let legacy: Option<String> = raw(&path)
         .query_row(
             "SELECT system_prompt FROM sessions WHERE id = '20260720_080000_c0ffee'",
@@ -269,7 +288,11 @@ fn sessions_we_create_in_a_hermes_database_use_its_conventions() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(legacy, None);
+    assert_eq!(legacy.as_deref(), Some("You are Hermes, a helpful agent."));
+    let prompts: i64 = raw(&path)
+        .query_row("SELECT COUNT(*) FROM system_prompts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(prompts, 1);
     // The continuation of "Refactor auth #2" is "#3".
     assert_eq!(row.title.as_deref(), Some("Refactor auth #3"));
     assert_eq!(
@@ -281,10 +304,7 @@ fn sessions_we_create_in_a_hermes_database_use_its_conventions() {
 #[test]
 fn a_newer_hermes_database_with_fts_layout_3_stays_usable_and_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
-    raw(&path)
-        .execute_batch(include_str!("../fixtures/hermes_v30_state.sql"))
-        .unwrap();
+    let path = fixture_db(dir.path(), HERMES_V30_SQL);
     let before = schema_objects(&path);
 
     let store = Store::open(&path).unwrap();

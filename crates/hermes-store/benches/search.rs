@@ -4,7 +4,8 @@
 //!
 //! The database is built once (batched inserts through the public API) and cached under
 //! `target/bench-data/`; later runs reuse it. Prints numbers only; asserts nothing.
-//! `HERMES_BENCH_MESSAGES` overrides the size (the cache file name includes it). Run
+//! `HERMES_BENCH_MESSAGES` overrides the size (the cache file name includes it);
+//! `HERMES_BENCH_QUICK=1` (as CI sets) uses 20,000 messages. Run
 //! without `--bench` (as `cargo test --all-targets` does) it only smoke-tests itself on
 //! 2,000 messages.
 
@@ -317,7 +318,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::var("HERMES_BENCH_MESSAGES")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(1_000_000)
+            .unwrap_or(if std::env::var_os("HERMES_BENCH_QUICK").is_some() {
+                20_000
+            } else {
+                1_000_000
+            })
     };
     let path = data_path(total);
     if let Some(dir) = path.parent() {

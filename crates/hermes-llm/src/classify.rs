@@ -249,27 +249,39 @@ pub(crate) fn status_for_error_type(kind: &str) -> u16 {
 }
 
 /// How long the server asks to wait: `retry-after-ms`, else `Retry-After` as seconds or
-/// an HTTP-date.
+/// an HTTP-date. A value that is not a number in range is ignored (`retry-after-ms` then
+/// falls back to `Retry-After`), and the usual backoff applies.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers
+    if let Some(wait) = headers
         .get("retry-after-ms")
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .and_then(|ms| seconds(ms / 1000.0))
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(wait);
     }
     let value = headers.get("retry-after")?.to_str().ok()?.trim();
     parse_retry_after(value, SystemTime::now())
 }
 
+/// The longest wait taken from a header, in seconds (about 31 years); anything longer is
+/// nonsense.
+const MAX_RETRY_AFTER_SECS: f64 = 1e9;
+
+/// `secs` as a duration when it is a sane wait: not negative, NaN, infinite or beyond
+/// [`MAX_RETRY_AFTER_SECS`].
+fn seconds(secs: f64) -> Option<Duration> {
+    if (0.0..MAX_RETRY_AFTER_SECS).contains(&secs) {
+        Duration::try_from_secs_f64(secs).ok()
+    } else {
+        None
+    }
+}
+
 /// Parses a `Retry-After` value relative to `now`.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = value.parse::<f64>() {
-        if (0.0..1e9).contains(&secs) {
-            return Some(Duration::from_secs_f64(secs));
-        }
-        return None;
+        return seconds(secs);
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -468,6 +480,40 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         h.insert("retry-after-ms", "250".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn absurd_retry_after_values_are_ignored_not_fatal() {
+        for bad in [
+            "1e300",
+            "inf",
+            "-inf",
+            "NaN",
+            "-1",
+            "1e12",
+            "18446744073709551616",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after-ms", bad.parse().unwrap());
+            assert_eq!(retry_after(&h), None, "retry-after-ms: {bad}");
+            // An unusable `retry-after-ms` falls back to `Retry-After`.
+            h.insert("retry-after", "3".parse().unwrap());
+            assert_eq!(
+                retry_after(&h),
+                Some(Duration::from_secs(3)),
+                "retry-after-ms: {bad}"
+            );
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", bad.parse().unwrap());
+            assert_eq!(retry_after(&h), None, "Retry-After: {bad}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert("retry-after-ms", "2000000000000".parse().unwrap());
+        assert_eq!(retry_after(&h), None, "more than the bound");
+        h.insert("retry-after-ms", "1500.5".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_micros(1_500_500)));
+        h.insert("retry-after-ms", "0".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 
     #[test]

@@ -359,7 +359,7 @@ impl Transport {
         cancel: &CancellationToken,
     ) -> Result<Vec<u8>, ProviderError> {
         let mut buf = Vec::new();
-        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let deadline = deadline_after(self.request_timeout);
         loop {
             let chunk = tokio::select! {
                 biased;
@@ -504,6 +504,17 @@ impl Reader {
         }
         Ok(())
     }
+}
+
+/// The instant `timeout` from now; for a timeout too large to represent (an absurd
+/// configured value), a point far enough away to mean "no limit".
+fn deadline_after(timeout: Duration) -> tokio::time::Instant {
+    /// About thirty years, as tokio uses for "never".
+    const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
 }
 
 /// A short excerpt of a JSON text that failed to parse, for `Malformed` details.

@@ -339,3 +339,23 @@ async fn wrong_base_urls_get_a_hint() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn an_absurd_request_timeout_is_treated_as_no_limit() {
+    // `providers.*.request_timeout_seconds` accepts any u64; the body deadline must not
+    // overflow.
+    let mock = MockLlm::start().await;
+    mock.push(Reply::openai_error(400, "bad", "nope"));
+    mock.push(Reply::text("whole answer"));
+    let mut cfg = openai_cfg(&mock);
+    cfg.request_timeout = Duration::MAX;
+    cfg.stall_timeout = Duration::MAX;
+    cfg.streaming = false;
+    let p = provider(cfg);
+    let e = complete(p.as_ref(), &simple_request("q"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), "bad_request", "{e}");
+    let (c, _) = complete(p.as_ref(), &simple_request("q")).await.unwrap();
+    assert_eq!(c.message.content, "whole answer");
+}

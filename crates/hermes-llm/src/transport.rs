@@ -49,11 +49,15 @@ pub(crate) trait Protocol: Send + Sync {
     ) -> Result<Vec<StreamEvent>, ProviderError>;
 }
 
-/// Builds the HTTP client, with rustls on the ring provider.
+/// Builds the HTTP client, with rustls on the ring provider. Redirects are never
+/// followed: the request carries the key (and credential `extra_headers`), which must go
+/// to the configured endpoint only, not to wherever it points (another host, or plain
+/// HTTP). [`Transport`] reports a redirect as a configuration error instead.
 pub(crate) fn build_client(cfg: &ProviderConfig) -> Result<reqwest::Client, ProviderError> {
     // Installing fails only when a provider is already installed, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(cfg.request_timeout.min(CONNECT_TIMEOUT))
         .user_agent(concat!("hermes-rs/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -264,6 +268,9 @@ impl Transport {
         };
 
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            return Err(self.redirect_error(&response).into());
+        }
         if !response.status().is_success() {
             let retry_after = classify::retry_after(response.headers());
             let body = self
@@ -395,6 +402,37 @@ impl Transport {
             }
             buf.extend_from_slice(&chunk);
         }
+    }
+
+    /// A redirect answer, which is not followed: names where it points (scheme, host,
+    /// port and path; no userinfo or query) so that the user can fix the base URL.
+    fn redirect_error(&self, response: &reqwest::Response) -> ProviderError {
+        let status = response.status().as_u16();
+        let target = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|loc| response.url().join(loc.trim()).ok());
+        let what = match target {
+            Some(url) => {
+                let host = match (url.host_str(), url.port()) {
+                    (Some(h), Some(p)) => format!("{h}:{p}"),
+                    (Some(h), None) => h.to_string(),
+                    (None, _) => "(no host)".to_string(),
+                };
+                format!(
+                    "to host `{host}` ({})",
+                    self.scrub
+                        .excerpt(&scrub::display_url(url.as_str()), classify::DETAIL_MAX)
+                )
+            }
+            None => "without a usable Location header".to_string(),
+        };
+        ProviderError::Config(format!(
+            "{}: {} answered with a redirect (HTTP {status}) {what}; redirects are not followed, so that the API key only goes to the configured endpoint. If you trust that address, set model.base_url (or this provider's base_url in config.yaml) to it",
+            self.provider(),
+            self.display_url,
+        ))
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> ProviderError {

@@ -1,5 +1,7 @@
 //! Integration tests: real providers against the mock model server over real sockets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod suite {
     pub mod anthropic;
     pub mod cancel;
@@ -7,4 +9,5 @@ mod suite {
     pub mod errors;
     pub mod fallback;
     pub mod openai;
+    pub mod redirect;
 }

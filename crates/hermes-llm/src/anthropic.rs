@@ -7,10 +7,10 @@
 //! `cache_control` marks the system prompt and the last three messages (Hermes'
 //! `system_and_3` layout, four breakpoints in all).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use async_trait::async_trait;
-use hermes_core::message::{Message, Role, Usage};
+use hermes_core::message::{Message, Role, Usage, repair_tool_pairs};
 use hermes_core::provider::{
     ChatRequest, EventStream, ModelInfo, Provider, ProviderError, StreamEvent,
 };
@@ -194,11 +194,15 @@ fn non_empty(text: &str, placeholder: &str) -> String {
     }
 }
 
-/// Converts the non-system messages to alternating `user`/`assistant` messages.
+/// Converts the non-system messages to alternating `user`/`assistant` messages. Tool
+/// calls and results are paired first ([`repair_tool_pairs`]): every `tool_use` is then
+/// answered by the `tool_result`s right after it, and a result that answers no call is
+/// kept as text.
 pub(crate) fn to_wire_messages(messages: &[Message]) -> Vec<w::Message> {
+    let messages = repair_tool_pairs(messages);
     // 1. Each message to (role, blocks).
     let mut raw: Vec<(&'static str, Vec<w::ContentBlock>)> = Vec::new();
-    for m in messages {
+    for m in &messages {
         match m.role {
             Role::System => {}
             Role::User => raw.push(("user", vec![text_block(non_empty(&m.content, "(empty)"))])),
@@ -241,84 +245,7 @@ pub(crate) fn to_wire_messages(messages: &[Message]) -> Vec<w::Message> {
         }
     }
 
-    // 3. Pair tool uses with results: results must answer a tool_use of the assistant
-    //    message just before; every tool_use needs a result in the next message.
-    let mut i = 0;
-    while i < merged.len() {
-        if merged[i].0 == "assistant" {
-            let ids: Vec<String> = merged[i]
-                .1
-                .iter()
-                .filter_map(|b| match b {
-                    w::ContentBlock::ToolUse { id, .. } => Some(id.clone()),
-                    _ => None,
-                })
-                .collect();
-            if !ids.is_empty() {
-                if i + 1 == merged.len() {
-                    merged.push(("user", Vec::new()));
-                }
-                let answered: HashSet<String> = merged[i + 1]
-                    .1
-                    .iter()
-                    .filter_map(|b| match b {
-                        w::ContentBlock::ToolResult { tool_use_id, .. } => {
-                            Some(tool_use_id.clone())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                for id in ids.iter().filter(|id| !answered.contains(*id)) {
-                    merged[i + 1].1.push(w::ContentBlock::ToolResult {
-                        tool_use_id: id.clone(),
-                        content: Some(w::Content::Text(
-                            "Error: no result was recorded for this tool call".to_string(),
-                        )),
-                        is_error: true,
-                        cache_control: None,
-                    });
-                }
-            }
-        } else {
-            let allowed: HashSet<String> = if i > 0 {
-                merged[i - 1]
-                    .1
-                    .iter()
-                    .filter_map(|b| match b {
-                        w::ContentBlock::ToolUse { id, .. } => Some(id.clone()),
-                        _ => None,
-                    })
-                    .collect()
-            } else {
-                HashSet::new()
-            };
-            let blocks = std::mem::take(&mut merged[i].1);
-            let (mut results, mut rest): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
-            for b in blocks {
-                match b {
-                    w::ContentBlock::ToolResult {
-                        tool_use_id,
-                        content,
-                        ..
-                    } if !allowed.contains(&tool_use_id) => {
-                        // An orphaned result (its call was compressed away): keep the
-                        // text, as plain text.
-                        let text = content.map(|c| c.text()).unwrap_or_default();
-                        rest.push(text_block(format!(
-                            "[Result of an earlier tool call {tool_use_id}]\n{text}"
-                        )));
-                    }
-                    b @ w::ContentBlock::ToolResult { .. } => results.push(b),
-                    b => rest.push(b),
-                }
-            }
-            results.extend(rest);
-            merged[i].1 = results;
-        }
-        i += 1;
-    }
-
-    // 4. The first message must come from the user.
+    // 3. The first message must come from the user.
     if merged.first().is_some_and(|(r, _)| *r == "assistant") {
         merged.insert(
             0,
@@ -720,7 +647,8 @@ mod tests {
         assert_eq!(v[1]["content"][0]["id"], "c_1");
         assert_eq!(v[2]["role"], "user");
         assert_eq!(v[2]["content"][0]["tool_use_id"], "c_1");
-        assert_eq!(v[2]["content"][0]["is_error"], true);
+        let result = v[2]["content"][0]["content"].as_str().unwrap();
+        assert!(result.starts_with("Error:"), "{result}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use async_trait::async_trait;
-use hermes_core::message::{Message, Role, Usage};
+use hermes_core::message::{Message, Role, Usage, repair_tool_pairs};
 use hermes_core::provider::{
     ChatRequest, EventStream, ModelInfo, Provider, ProviderError, StreamEvent,
 };
@@ -78,8 +78,11 @@ impl OpenAiProvider {
 }
 
 /// Converts a system prompt and conversation to chat-completions messages: the system
-/// prompt first, then the messages in order.
+/// prompt first, then the messages in order, with tool calls and results paired as the
+/// API demands ([`repair_tool_pairs`]: an unanswered call, left by a session interrupted
+/// mid-tool, gets an error result; a result that answers no call becomes user text).
 pub(crate) fn to_wire_messages(system: &str, messages: &[Message]) -> Vec<w::ChatMessage> {
+    let messages = repair_tool_pairs(messages);
     let mut out = Vec::with_capacity(messages.len() + 1);
     if !system.is_empty() {
         out.push(w::ChatMessage {
@@ -88,7 +91,7 @@ pub(crate) fn to_wire_messages(system: &str, messages: &[Message]) -> Vec<w::Cha
             ..w::ChatMessage::default()
         });
     }
-    for m in messages {
+    for m in &messages {
         let msg = match m.role {
             Role::System | Role::User => w::ChatMessage {
                 role: m.role.as_str().to_string(),
@@ -491,6 +494,88 @@ mod tests {
                 {"role": "tool", "content": "data", "tool_call_id": "c1"}
             ])
         );
+    }
+
+    /// Checks OpenAI's pairing rules: the tool messages right after an assistant message
+    /// answer each of its calls once, and no other tool message exists.
+    fn assert_pairs_valid(msgs: &[w::ChatMessage]) {
+        let mut i = 0;
+        while i < msgs.len() {
+            let m = &msgs[i];
+            assert_ne!(m.role, "tool", "a tool message answers no call: {msgs:?}");
+            i += 1;
+            let mut open: Vec<&str> = m.tool_calls.iter().map(|c| c.id.as_str()).collect();
+            while i < msgs.len() && msgs[i].role == "tool" {
+                let id = msgs[i].tool_call_id.as_deref().unwrap_or_default();
+                let pos = open.iter().position(|c| *c == id);
+                assert!(
+                    pos.is_some(),
+                    "tool message {id} answers no open call: {msgs:?}"
+                );
+                open.remove(pos.unwrap_or_default());
+                i += 1;
+            }
+            assert!(open.is_empty(), "unanswered calls {open:?}: {msgs:?}");
+        }
+    }
+
+    fn assistant_calls(ids: &[&str]) -> Message {
+        let mut m = Message::assistant("");
+        m.tool_calls = ids
+            .iter()
+            .map(|id| ToolCall {
+                id: (*id).into(),
+                name: "f".into(),
+                arguments: "{}".into(),
+            })
+            .collect();
+        m
+    }
+
+    #[test]
+    fn unanswered_calls_and_orphan_results_are_repaired() {
+        let msgs = to_wire_messages(
+            "",
+            &[
+                Message::user("x"),
+                Message::tool_result("gone", "f", "old output"),
+                assistant_calls(&["c.1"]),
+            ],
+        );
+        assert_pairs_valid(&msgs);
+        let v = serde_json::to_value(&msgs).unwrap();
+        assert_eq!(v[1]["role"], "user");
+        assert!(v[1]["content"].as_str().unwrap().contains("old output"));
+        assert_eq!(v[2]["tool_calls"][0]["id"], "c.1");
+        assert_eq!(v[3]["role"], "tool");
+        assert_eq!(v[3]["tool_call_id"], "c.1");
+        assert!(v[3]["content"].as_str().unwrap().starts_with("Error:"));
+        assert_eq!(v.as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_session_interrupted_mid_tool_can_be_resumed() {
+        // Killed after the first of two results was stored; the user then goes on.
+        let msgs = to_wire_messages(
+            "sys",
+            &[
+                Message::user("do two things"),
+                assistant_calls(&["a", "b"]),
+                Message::tool_result("b", "f", "done b"),
+                Message::user("continue"),
+            ],
+        );
+        assert_pairs_valid(&msgs);
+        let roles: Vec<&str> = msgs.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(
+            roles,
+            ["system", "user", "assistant", "tool", "tool", "user"]
+        );
+        let v = serde_json::to_value(&msgs).unwrap();
+        assert_eq!(v[3]["tool_call_id"], "a");
+        assert!(v[3]["content"].as_str().unwrap().contains("interrupted"));
+        assert_eq!(v[4]["tool_call_id"], "b");
+        assert_eq!(v[4]["content"], "done b");
     }
 
     #[test]

@@ -72,21 +72,12 @@ impl RetryPolicy {
     pub fn backoff(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.min(20));
         let full = self.base_delay.saturating_mul(factor).min(self.max_delay);
-        full.mul_f64(0.5 + 0.5 * unit_random())
+        // [0, 1) from the top 53 bits; scaling only the half keeps `mul_f64` from
+        // overflowing, even for `Duration::MAX`.
+        let unit = (hermes_core::ids::random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let half = full / 2;
+        (full - half).saturating_add(half.mul_f64(unit))
     }
-}
-
-/// A number in [0, 1) that differs between calls; good enough for jitter.
-fn unit_random() -> f64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// One configured endpoint + model.
@@ -208,6 +199,14 @@ mod tests {
             let d9 = p.backoff(9);
             assert!(d9 >= Duration::from_millis(500) && d9 <= Duration::from_millis(1000));
             assert!(p.backoff(u32::MAX) <= Duration::from_millis(1000));
+        }
+        let huge = RetryPolicy {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            ..p
+        };
+        for retry in [0, 1, 64, u32::MAX] {
+            assert!(huge.backoff(retry) >= Duration::MAX / 2);
         }
     }
 

@@ -90,17 +90,19 @@ pub(crate) fn build_headers(
                 "{label}: the value of header `{name}` contains characters HTTP does not allow (for example a line break); check the API key or extra_headers"
             ))
         })?;
-        let lower = header.as_str();
-        if lower == "authorization"
-            || lower.contains("key")
-            || lower.contains("token")
-            || lower.contains("secret")
-        {
+        if is_credential_header(header.as_str()) {
             v.set_sensitive(true);
         }
         map.insert(header, v);
     }
     Ok(map)
+}
+
+/// Whether a header name looks like it carries a credential (`Authorization`,
+/// `x-api-key`, `api-key`, `X-Auth-Token`, `x-client-secret`, …); case-insensitive.
+fn is_credential_header(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    name == "authorization" || ["key", "token", "secret"].iter().any(|w| name.contains(w))
 }
 
 /// The secrets of a configuration: the key and credential-looking extra headers.
@@ -111,9 +113,7 @@ pub(crate) fn scrubber_for(cfg: &ProviderConfig) -> Scrubber {
     let mut secrets: Vec<&str> = cfg.api_key.iter().map(String::as_str).collect();
     secrets.extend(password.as_deref());
     for (k, v) in &cfg.extra_headers {
-        let k = k.to_ascii_lowercase();
-        if k == "authorization" || k.contains("key") || k.contains("token") || k.contains("secret")
-        {
+        if is_credential_header(k) {
             secrets.push(v.strip_prefix("Bearer ").unwrap_or(v));
         }
     }
@@ -581,6 +581,31 @@ mod tests {
         );
         let e = build_headers("p", vec![("x-api-key", "a\nb".into())], &[]).unwrap_err();
         assert!(!e.to_string().contains("a\nb"));
+    }
+
+    #[test]
+    fn one_rule_decides_which_headers_are_credentials() {
+        for (name, secret) in [
+            ("Authorization", true),
+            ("X-API-Key", true),
+            ("api-key", true),
+            ("X-Auth-Token", true),
+            ("Client-Secret", true),
+            ("X-Title", false),
+            ("HTTP-Referer", false),
+        ] {
+            let value = "value-1234567890";
+            let h = build_headers("p", vec![], &[(name.into(), value.into())]).unwrap();
+            assert_eq!(h[name].is_sensitive(), secret, "{name}");
+            let mut cfg = ProviderConfig::new(
+                "p",
+                "m",
+                "https://x.test/v1",
+                crate::ApiMode::ChatCompletions,
+            );
+            cfg.extra_headers.push((name.into(), value.into()));
+            assert_eq!(scrubber_for(&cfg).scrub(value) != value, secret, "{name}");
+        }
     }
 
     #[test]

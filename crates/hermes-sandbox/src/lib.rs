@@ -4,6 +4,7 @@
 //! a working directory, an environment built by the caller from an allowlist, limits —
 //! and runs it through one backend:
 //!
+//! - [`native`]: the Linux sandbox (namespaces, Landlock, seccomp, limits), the default.
 //! - [`local`]: directly on the host, as the current user. Only when the user chose it
 //!   explicitly (`terminal.backend: local`); it warns at every start.
 //! - [`unavailable`]: what a backend becomes when it cannot be established: every command
@@ -13,6 +14,7 @@
 //! [`ExecError::Unavailable`] and runs nothing.
 
 pub mod local;
+pub mod native;
 mod output;
 pub mod unavailable;
 
@@ -41,6 +43,9 @@ pub struct ExecRequest {
     pub stdin: Option<Vec<u8>>,
     /// Output (stdout and stderr together) beyond this many bytes stops the command.
     pub max_output_bytes: usize,
+    /// Commands with the same scope share a sandbox (its `/tmp`, home and background
+    /// processes) — typically one conversation. `None` uses a shared default scope.
+    pub scope: Option<String>,
 }
 
 /// What a command did.

@@ -186,6 +186,7 @@ mod tests {
             timeout: Duration::from_secs(10),
             stdin: None,
             max_output_bytes: 1 << 20,
+            scope: None,
         }
     }
 

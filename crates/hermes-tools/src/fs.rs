@@ -11,7 +11,33 @@
 //! - the deny list (the CLI passes `HERMES_HOME`) is refused even when it lies inside the
 //!   workspace, and project secret files (`.env`, `.env.*` except `.env.example` /
 //!   `.env.sample` / `.env.template`, `.envrc`) are never read;
-//! - `.git/hooks/…` and `.git/config` are never written (the host runs them);
+//! - credential files (`.ssh/`, `.aws/`, `.netrc`, any `.hermes/`, …) are never read or
+//!   written, and shell startup files (`.bashrc`, `.profile`, …) are never written, matched
+//!   by name at any depth: see [`crate::protected`]. Both the path as given and the path
+//!   with links resolved are checked, so neither a link to `.ssh/id_ed25519` nor a path
+//!   through a linked `.ssh` gets through;
+//! - git's control files are never written, because git runs commands named there (hooks,
+//!   `core.fsmonitor`, `core.pager`, …) on the host as soon as the user, or a shell prompt
+//!   with git integration, runs `git status` in that directory:
+//!   - nothing below a component named `.git` (any case): hooks, `config`,
+//!     `config.worktree`, `modules/*/…`, `worktrees/*/…`, `info/…`, `objects/…`; and no
+//!     *file* named `.git`, whose `gitdir: <dir>` line makes any directory the repository;
+//!   - no `.gitmodules` (submodule URLs and paths a later `git submodule update` follows)
+//!     and no file named `commondir` (points a git directory at another's configuration);
+//!   - bare repositories: git also treats any directory holding `HEAD`, `objects/` and
+//!     `refs/` as a repository and reads its `config` (`core.worktree` can attach a work
+//!     tree, so `core.fsmonitor` runs too), and the file tools cannot stop git from looking.
+//!     They refuse to build one instead: nothing is written below a directory that holds
+//!     `HEAD` plus `objects` or `refs` (an existing bare repository, or a git directory under
+//!     another name); no file named `HEAD` is written next to `objects`, `refs` or `config`;
+//!     no `config` or `config.worktree` next to `HEAD`. Whichever order the pieces come in,
+//!     the write that would complete a repository, or give one a config, is refused; a few
+//!     `stat` calls per write. Reading stays allowed. What remains: parallel writes racing
+//!     the check (each sees the directory before the others land), and repositories that
+//!     arrive by other means (the terminal tool, an unpacked archive). Git's own defence is
+//!     `safe.bareRepository=explicit` in the user's git configuration, which we recommend;
+//! - no symbolic links are created by the file tools, so none of the above can be reached
+//!   through a link they made;
 //! - the actual open happens with `openat2(root, rel, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 //!   RESOLVE_NO_MAGICLINKS)`, so a link swapped in between the check and the open makes the
 //!   open fail instead of escaping; without `openat2` (`ENOSYS`) the path is walked one
@@ -31,6 +57,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use hermes_core::ToolError;
+
+use crate::protected;
 
 /// Why a path could not be used. The messages name the path and the workspace root and say
 /// what to do instead; they go back to the model verbatim.
@@ -70,10 +98,23 @@ pub enum FsError {
     )]
     SecretFile { path: String },
     #[error(
-        "Write denied: '{path}' is a git hook or git configuration file; changing it could run \
-         code on the host outside the sandbox. Ask the user to make this change."
+        "Write denied: '{path}' is a git hook or git configuration file ({why}); git runs \
+         commands configured there on the host, outside the sandbox. Ask the user to make this \
+         change."
     )]
-    GitProtected { path: String },
+    GitProtected { path: String, why: &'static str },
+    #[error(
+        "Access denied: '{path}' is a credential file ({what}). File tools never read \
+         credentials, so they cannot reach the model provider. If something in it is needed, \
+         ask the user to read the file themselves and share only what is safe to share."
+    )]
+    CredentialFile { path: String, what: &'static str },
+    #[error(
+        "Write denied: '{path}' is a protected file ({what}); changing it could run code or \
+         grant access outside the sandbox, or destroy credentials. Ask the user to make this \
+         change themselves."
+    )]
+    WriteProtected { path: String, what: &'static str },
     #[error("File not found: {path}")]
     NotFound { path: String },
     #[error(
@@ -263,6 +304,12 @@ impl FileAccess {
 
     /// Resolves `input` and applies the confinement and deny-list rules.
     pub fn resolve(&self, input: &str) -> Result<Resolved, FsError> {
+        self.resolve_both(input).map(|(r, _)| r)
+    }
+
+    /// [`resolve`](Self::resolve), also returning the path relative to the root as spelled
+    /// (lexically normalised, links not resolved): the name-based rules check both.
+    fn resolve_both(&self, input: &str) -> Result<(Resolved, PathBuf), FsError> {
         if input.trim().is_empty() {
             return Err(FsError::EmptyPath {
                 root: self.root_str(),
@@ -299,6 +346,7 @@ impl FileAccess {
         } else {
             return Err(outside());
         };
+        let lexical = rel.clone();
         let (path, exists) = self.walk(input, &rel)?;
         if let Some(d) = self.denied.iter().find(|d| path.starts_with(d)) {
             return Err(FsError::Denied {
@@ -311,17 +359,21 @@ impl FileAccess {
             .strip_prefix(&self.root)
             .map_err(|_| outside())?
             .to_path_buf();
-        Ok(Resolved {
-            input: input.to_string(),
-            path,
-            rel,
-            exists,
-        })
+        Ok((
+            Resolved {
+                input: input.to_string(),
+                path,
+                rel,
+                exists,
+            },
+            lexical,
+        ))
     }
 
-    /// [`resolve`](Self::resolve) for reading: project secret files are refused too.
+    /// [`resolve`](Self::resolve) for reading: project secret files and credential files
+    /// are refused too.
     pub fn resolve_read(&self, input: &str) -> Result<Resolved, FsError> {
-        let r = self.resolve(input)?;
+        let (r, lexical) = self.resolve_both(input)?;
         let lexical_secret = Path::new(input)
             .file_name()
             .is_some_and(Self::is_secret_name);
@@ -331,24 +383,95 @@ impl FileAccess {
                 path: input.to_string(),
             });
         }
+        if let Some(what) =
+            protected::credential(&lexical).or_else(|| protected::credential(&r.rel))
+        {
+            return Err(FsError::CredentialFile {
+                path: input.to_string(),
+                what,
+            });
+        }
         Ok(r)
     }
 
-    /// [`resolve`](Self::resolve) for writing: git hooks and git config are refused, and so
-    /// is the workspace root itself.
+    /// Whether a path below the root (as returned by a directory walk, links not followed)
+    /// may be read: not deny-listed, not a project secret file, not a credential file.
+    pub fn is_readable_under_root(&self, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(&self.root) else {
+            return false;
+        };
+        !self.is_denied(path)
+            && !path.file_name().is_some_and(Self::is_secret_name)
+            && protected::credential(rel).is_none()
+    }
+
+    /// [`resolve`](Self::resolve) for writing: refuses the workspace root itself, git's
+    /// control files, credential files and shell startup files (see the module
+    /// documentation).
     pub fn resolve_write(&self, input: &str) -> Result<Resolved, FsError> {
-        let r = self.resolve(input)?;
+        let (r, lexical) = self.resolve_both(input)?;
         if r.rel.as_os_str().is_empty() {
             return Err(FsError::IsDirectory {
                 path: input.to_string(),
             });
         }
-        if is_git_protected(&r.rel) {
-            return Err(FsError::GitProtected {
+        let git = |why| FsError::GitProtected {
+            path: input.to_string(),
+            why,
+        };
+        if let Some(why) =
+            protected::git_control(&lexical).or_else(|| protected::git_control(&r.rel))
+        {
+            return Err(git(why));
+        }
+        if let Some(what) =
+            protected::write_protected(&lexical).or_else(|| protected::write_protected(&r.rel))
+        {
+            return Err(FsError::WriteProtected {
                 path: input.to_string(),
+                what,
             });
         }
+        if let Some(why) = self.git_repository_conflict(&r.rel) {
+            return Err(git(why));
+        }
         Ok(r)
+    }
+
+    /// The filesystem half of the git rules: writing `rel` must not touch a directory git
+    /// would take for a repository, nor complete one (see the module documentation).
+    fn git_repository_conflict(&self, rel: &Path) -> Option<&'static str> {
+        let present = |dir: &Path, name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();
+        let has_head = |dir: &Path| {
+            std::fs::symlink_metadata(dir.join("HEAD")).is_ok_and(|m| !m.file_type().is_dir())
+        };
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let parent_abs = self.root.join(parent);
+        let name = rel.file_name().and_then(OsStr::to_str).unwrap_or("");
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("HEAD")
+            && ["objects", "refs", "config"]
+                .iter()
+                .any(|n| present(&parent_abs, n))
+        {
+            return Some(
+                "a HEAD file next to objects, refs or config is how git recognises a repository",
+            );
+        }
+        if (is("config") || is("config.worktree")) && has_head(&parent_abs) {
+            return Some("a config file next to HEAD is a git repository's configuration");
+        }
+        let mut dir = Some(parent);
+        while let Some(d) = dir {
+            let abs = self.root.join(d);
+            if has_head(&abs) && (present(&abs, "objects") || present(&abs, "refs")) {
+                return Some(
+                    "inside a directory git treats as a repository (HEAD with objects or refs)",
+                );
+            }
+            dir = d.parent();
+        }
+        None
     }
 
     /// For edits, which read and then write: both sets of rules.
@@ -478,6 +601,9 @@ impl FileAccess {
                 root: self.root_str(),
             });
         }
+        if let Some(what) = protected::credential(rel) {
+            return Err(FsError::CredentialFile { path: shown, what });
+        }
         self.open_read_rel(rel, &shown)
     }
 
@@ -571,7 +697,7 @@ impl FileAccess {
     /// Replaces the file at `r` with `bytes`: missing parent directories are created, the
     /// data goes to a temporary file in the same directory, is synced and renamed over the
     /// target. An existing file keeps its permission bits; a new file gets `new_mode` (or the
-    /// default 0666 minus umask).
+    /// default 0666 minus umask). The temporary file is 0600 until the data is written.
     pub fn atomic_write(
         &self,
         r: &Resolved,
@@ -615,16 +741,17 @@ impl FileAccess {
         };
         let (tmp_name, tmp_fd) = create_temp(&dir).map_err(io_err("creating a temporary file"))?;
         let result = (|| -> io::Result<()> {
+            // The temporary file is private (0600) while the data goes in; it gets its final
+            // mode only once written, so replacing a private file never exposes the new
+            // content under a wider mode, even briefly.
             let mut f = File::from(tmp_fd);
             f.write_all(bytes)?;
-            match existing {
-                Some(Some(mode)) => f.set_permissions(std::fs::Permissions::from_mode(mode))?,
-                Some(None) | None => {
-                    if let Some(mode) = new_mode {
-                        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
-                    }
-                }
-            }
+            let mode = match (existing, new_mode) {
+                (Some(Some(mode)), _) => mode,
+                (_, Some(mode)) => mode & 0o7777,
+                _ => 0o666 & !current_umask(),
+            };
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
             f.sync_all()?;
             renameat(&dir, &tmp_name, &dir, &cname)
         })();
@@ -810,13 +937,6 @@ where
     }
 }
 
-fn is_git_protected(rel: &Path) -> bool {
-    let comps: Vec<&OsStr> = rel.components().map(|c| c.as_os_str()).collect();
-    comps.windows(2).any(|w| {
-        w[0] == OsStr::new(".git") && (w[1] == OsStr::new("hooks") || w[1] == OsStr::new("config"))
-    })
-}
-
 fn split_rel(rel: &Path) -> Option<(&Path, PathBuf)> {
     let name = rel.file_name()?;
     Some((rel.parent().unwrap_or(Path::new("")), PathBuf::from(name)))
@@ -991,7 +1111,22 @@ fn unlinkat(dir: &OwnedFd, name: &CString) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates a new, empty temporary file in `dir` (never following or reusing an entry).
+/// The process umask, read from `/proc/self/status` (calling `umask(2)` to read it would
+/// change it for every thread for a moment); `022` when that is unavailable.
+fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+        & 0o777
+}
+
+/// Creates a new, empty, private (0600) temporary file in `dir` (never following or reusing
+/// an entry).
 fn create_temp(dir: &OwnedFd) -> io::Result<(CString, OwnedFd)> {
     let pid = std::process::id();
     for _ in 0..100 {
@@ -1005,7 +1140,7 @@ fn create_temp(dir: &OwnedFd) -> io::Result<(CString, OwnedFd)> {
             dir.as_raw_fd(),
             &name,
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0o666,
+            0o600,
         ) {
             Ok(fd) => return Ok((name, fd)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -1050,13 +1185,106 @@ mod tests {
         }
     }
 
+    fn git_refused(a: &FileAccess, p: &str) -> bool {
+        matches!(a.resolve_write(p), Err(FsError::GitProtected { .. }))
+    }
+
     #[test]
     fn git_protection() {
-        assert!(is_git_protected(Path::new(".git/hooks/pre-commit")));
-        assert!(is_git_protected(Path::new(".git/config")));
-        assert!(is_git_protected(Path::new("sub/.git/hooks")));
-        assert!(!is_git_protected(Path::new(".git/HEAD")));
-        assert!(!is_git_protected(Path::new("config")));
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join(".git/modules/sub")).unwrap();
+        std::fs::write(t.path().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        let a = access(t.path());
+        for p in [
+            ".git/hooks/pre-commit",
+            ".git/config",
+            ".git/modules/sub/hooks/post-checkout",
+            ".git/modules/sub/config",
+            ".git/config.worktree",
+            ".git/worktrees/w/config.worktree",
+            ".git/worktrees/w/commondir",
+            ".git/info/exclude",
+            ".git/HEAD",
+            ".GIT/hooks/x",
+            ".Git/config",
+            "sub/.git",
+            "sub/.GIT",
+            "sub/.git/hooks/pre-push",
+            ".gitmodules",
+            "lib/commondir",
+        ] {
+            assert!(git_refused(&a, p), "{p} should be refused");
+        }
+        // Reading git's files stays allowed.
+        assert!(a.resolve_read(".git/HEAD").is_ok());
+        for p in [
+            "config",
+            ".gitignore",
+            "src/hooks/use_thing.ts",
+            "git/config",
+            "HEAD",
+        ] {
+            assert!(a.resolve_write(p).is_ok(), "{p} should be writable");
+        }
+        // Through a link to `.git` (resolved path) and through a link named `.git` (as given).
+        std::os::unix::fs::symlink(".git", t.path().join("g")).unwrap();
+        assert!(git_refused(&a, "g/hooks/pre-commit"));
+        std::fs::create_dir_all(t.path().join("w/real")).unwrap();
+        std::os::unix::fs::symlink("real", t.path().join("w/.git")).unwrap();
+        assert!(git_refused(&a, "w/.git/config"));
+    }
+
+    #[test]
+    fn a_bare_repository_cannot_be_assembled_or_written_into() {
+        let t = tempfile::tempdir().unwrap();
+        let a = access(t.path());
+        let write = |p: &str| -> Result<(), FsError> {
+            let r = a.resolve_write(p)?;
+            a.atomic_write(&r, b"x\n", None).map(|_| ())
+        };
+        // HEAD first: one of objects/refs may follow, then nothing more below it.
+        write("e1/HEAD").unwrap();
+        assert!(matches!(
+            write("e1/config"),
+            Err(FsError::GitProtected { .. })
+        ));
+        write("e1/objects/x").unwrap();
+        assert!(matches!(
+            write("e1/refs/heads/main"),
+            Err(FsError::GitProtected { .. })
+        ));
+        assert!(matches!(
+            write("e1/hooks/post-checkout"),
+            Err(FsError::GitProtected { .. })
+        ));
+        // HEAD last (any case): refused next to objects, refs or config.
+        write("e2/objects/x").unwrap();
+        write("e2/refs/heads/main").unwrap();
+        write("e2/config").unwrap();
+        assert!(matches!(
+            write("e2/HEAD"),
+            Err(FsError::GitProtected { .. })
+        ));
+        assert!(matches!(
+            write("e2/head"),
+            Err(FsError::GitProtected { .. })
+        ));
+        write("e3/config").unwrap();
+        assert!(matches!(
+            write("e3/HEAD"),
+            Err(FsError::GitProtected { .. })
+        ));
+        // An existing bare repository (made by other means) is not written into.
+        for d in ["bare/objects", "bare/refs", "bare/hooks"] {
+            std::fs::create_dir_all(t.path().join(d)).unwrap();
+        }
+        std::fs::write(t.path().join("bare/HEAD"), "ref: refs/heads/main\n").unwrap();
+        for p in ["bare/config", "bare/hooks/post-update", "bare/description"] {
+            assert!(git_refused(&a, p), "{p} should be refused");
+        }
+        // Ordinary projects are untouched by the rule.
+        write("proj/refs/notes.md").unwrap();
+        write("proj/config/app.yaml").unwrap();
     }
 
     #[test]
@@ -1154,6 +1382,43 @@ mod tests {
         // No temporary files are left behind.
         let names: Vec<_> = std::fs::read_dir(t.path().join("d/e")).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn temp_files_are_private_and_new_files_get_the_default_mode() {
+        let t = tempfile::tempdir().unwrap();
+        let c = cstring(t.path().as_os_str()).unwrap();
+        let dir = sys_openat(
+            libc::AT_FDCWD,
+            &c,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )
+        .unwrap();
+        let (_name, fd) = create_temp(&dir).unwrap();
+        let mode = File::from(fd).metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o600);
+        // Once written, a new file has the mode the kernel gives a plain create.
+        let a = access(t.path());
+        let r = a.resolve_write("new.txt").unwrap();
+        a.atomic_write(&r, b"x", None).unwrap();
+        std::fs::write(t.path().join("plain.txt"), b"x").unwrap();
+        let mode_of = |n: &str| {
+            std::fs::metadata(t.path().join(n))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode_of("new.txt"), mode_of("plain.txt"));
+        // A private file stays private.
+        std::fs::set_permissions(
+            t.path().join("new.txt"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        a.atomic_write(&r, b"secret", None).unwrap();
+        assert_eq!(mode_of("new.txt"), 0o600);
     }
 
     #[test]

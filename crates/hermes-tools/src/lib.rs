@@ -7,14 +7,21 @@
 //! - [`todo`]: the per-session task list
 //! - [`memory`]: `MEMORY.md` / `USER.md` and the frozen snapshot for the system prompt
 //! - [`session_search`]: full-text search over past sessions
+//!
+//! Shared pieces: [`protected`] (paths refused inside the workspace: credentials, shell
+//! startup files, git control files), `lines` (line reading with a memory bound) and
+//! `util` (argument parsing, error results, number wording).
 
 pub mod fs;
+mod lines;
 pub mod memory;
 pub mod patch;
+pub mod protected;
 pub mod read_file;
 pub mod search_files;
 pub mod session_search;
 pub mod terminal;
 pub mod todo;
+mod util;
 pub mod v4a;
 pub mod write_file;

@@ -45,6 +45,8 @@ use hermes_core::{Tool, ToolContext, ToolError, ToolSpec};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::util::thousands;
+
 /// Separator between entries in a memory file.
 pub const ENTRY_DELIMITER: &str = "\n§\n";
 /// `memory.memory_char_limit` default.
@@ -169,8 +171,8 @@ impl MemoryFailure {
         self.current_entries = Some(entries.to_vec());
         self.usage = Some(format!(
             "{}/{}",
-            thousands(joined_len(entries)),
-            thousands(limit)
+            thousands(joined_len(entries) as u64),
+            thousands(limit as u64)
         ));
         self
     }
@@ -328,9 +330,9 @@ impl MemoryStore {
             content = format!(
                 "{head_text}\n\n[... {} chars truncated — memory over budget ({}/{}); \
                  consolidate via memory(action=remove/replace) ...]\n\n{tail_text}",
-                thousands(omitted),
-                thousands(current),
-                thousands(limit)
+                thousands(omitted as u64),
+                thousands(current as u64),
+                thousands(limit as u64)
             );
         }
         let over = if current > limit {
@@ -346,8 +348,8 @@ impl MemoryStore {
         Some(format!(
             "{rule}\n{title} [{}% — {}/{} chars{over}]\n{rule}\n{content}",
             percent(current, limit),
-            thousands(current),
-            thousands(limit)
+            thousands(current as u64),
+            thousands(limit as u64)
         ))
     }
 
@@ -371,8 +373,8 @@ impl MemoryStore {
                          limit. Consolidate now: use 'replace' to merge overlapping entries \
                          into shorter ones or 'remove' stale or less important entries (see \
                          current_entries below), then retry this add — all in this turn.",
-                        thousands(joined_len(entries)),
-                        thousands(limit),
+                        thousands(joined_len(entries) as u64),
+                        thousands(limit as u64),
                         content.chars().count()
                     ))
                     .with_entries(entries, limit),
@@ -424,8 +426,8 @@ impl MemoryStore {
                         "Replacement would put memory at {}/{} chars. Shorten the new content, \
                          or 'remove' other stale or less important entries to make room (see \
                          current_entries below), then retry — all in this turn.",
-                        thousands(new_total),
-                        thousands(limit)
+                        thousands(new_total as u64),
+                        thousands(limit as u64)
                     ))
                     .with_entries(entries, limit),
                 );
@@ -560,8 +562,8 @@ impl MemoryStore {
                          over the limit. Remove or shorten more entries in the same batch (see \
                          current_entries below), then retry.",
                         ops.len(),
-                        thousands(new_total),
-                        thousands(limit)
+                        thousands(new_total as u64),
+                        thousands(limit as u64)
                     ))
                     .with_entries(entries, limit),
                 );
@@ -615,8 +617,8 @@ impl MemoryStore {
                     usage: format!(
                         "{}% — {}/{} chars",
                         percent(current, limit),
-                        thousands(current),
-                        thousands(limit)
+                        thousands(current as u64),
+                        thousands(limit as u64)
                     ),
                     entry_count: entries.len(),
                     message,
@@ -712,19 +714,6 @@ fn percent(current: usize, limit: usize) -> usize {
         return 0;
     }
     (current.saturating_mul(100) / limit).min(100)
-}
-
-/// `2200` → `"2,200"`.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Splits file text into entries: by the delimiter, trimmed, empties dropped, duplicates
@@ -1030,14 +1019,6 @@ mod tests {
             MemoryResponse::Failure(f) => f,
             MemoryResponse::Success(s) => panic!("expected failure, got {s:?}"),
         }
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(924), "924");
-        assert_eq!(thousands(2200), "2,200");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use hermes_core::{Tool, ToolContext, ToolError, ToolSpec};
 use serde_json::{Value, json};
 
 use crate::fs::{FileAccess, FsError, Resolved, run_blocking};
+use crate::lines::{BoundedLines, strip_cr};
+use crate::util::{error, int_arg, thousands};
 
 /// Size limits of `read_file` (config `file_read_max_chars`, `tool_output.max_line_length`,
 /// `tool_output.max_lines`).
@@ -107,23 +109,6 @@ impl Tool for ReadFileTool {
     }
 }
 
-fn error(msg: impl Into<String>) -> ToolError {
-    ToolError::model(json!({ "error": msg.into() }).to_string())
-}
-
-/// `1234567` → `1,234,567`.
-pub(crate) fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 /// `N bytes`, `x.y KB`, `x.y MB`.
 pub(crate) fn human_size(n: u64) -> String {
     if n < 1024 {
@@ -133,13 +118,6 @@ pub(crate) fn human_size(n: u64) -> String {
     } else {
         format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
     }
-}
-
-fn int_arg(args: &Value, key: &str) -> Option<i64> {
-    let v = args.get(key)?;
-    v.as_i64()
-        .or_else(|| v.as_f64().map(|f| f as i64))
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 /// Runs one `read_file` call.
@@ -287,7 +265,7 @@ struct Page {
 }
 
 fn read_lines(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     offset: usize,
     limit: usize,
     limits: &ReadLimits,
@@ -298,31 +276,29 @@ fn read_lines(
         total: 0,
         chars: 0,
     };
+    // A UTF-8 character takes at most 4 bytes (an invalid byte becomes one U+FFFD), so this
+    // many bytes always hold more than `max_line_length` characters plus a byte-order mark:
+    // clamping the kept prefix gives exactly what clamping the whole line would.
+    let keep = limits.max_line_length.saturating_mul(4).saturating_add(4);
+    let mut lines = BoundedLines::new(reader);
     let mut buf = Vec::new();
     loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
+        let n = page.total + 1;
+        let wanted = n >= offset && n <= end;
+        let Some(info) = lines.next_line(&mut buf, if wanted { keep } else { 0 })? else {
             break;
-        }
-        page.total += 1;
-        let n = page.total;
-        if n < offset || n > end {
+        };
+        page.total = n;
+        if !wanted {
             continue;
         }
-        let mut bytes: &[u8] = &buf;
-        if let Some(b) = bytes.strip_suffix(b"\n") {
-            bytes = b;
-        }
-        if let Some(b) = bytes.strip_suffix(b"\r") {
-            bytes = b;
-        }
-        let text = String::from_utf8_lossy(bytes);
+        let text = String::from_utf8_lossy(strip_cr(&buf));
         let text = if n == 1 {
             text.strip_prefix(UTF8_BOM).unwrap_or(&text)
         } else {
             &text
         };
-        let line = clamp_line(text, limits.max_line_length);
+        let line = clamp_line(text, limits.max_line_length, info.cut());
         let formatted = format!("{n}|{line}");
         // Lines are joined with "\n": every line after the first adds one separator.
         let separator = usize::from(n > offset);
@@ -334,9 +310,11 @@ fn read_lines(
     Ok(page)
 }
 
-fn clamp_line(line: &str, max: usize) -> String {
+/// `line` cut to `max` characters and marked; `cut` says the reader already dropped a tail.
+fn clamp_line(line: &str, max: usize, cut: bool) -> String {
     match line.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}... [truncated]", &line[..cut]),
+        Some((at, _)) => format!("{}... [truncated]", &line[..at]),
+        None if cut => format!("{line}... [truncated]"),
         None => line.to_string(),
     }
 }
@@ -452,11 +430,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thousands_and_sizes() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(123456789), "123,456,789");
+    fn human_sizes() {
         assert_eq!(human_size(10), "10 bytes");
         assert_eq!(human_size(4198), "4.1 KB");
         assert_eq!(human_size(3 * 1024 * 1024), "3.0 MB");
@@ -474,9 +448,10 @@ mod tests {
 
     #[test]
     fn clamp_marks_truncation() {
-        assert_eq!(clamp_line("abcdef", 3), "abc... [truncated]");
-        assert_eq!(clamp_line("abc", 3), "abc");
-        assert_eq!(clamp_line("ééééé", 2), "éé... [truncated]");
+        assert_eq!(clamp_line("abcdef", 3, false), "abc... [truncated]");
+        assert_eq!(clamp_line("abc", 3, false), "abc");
+        assert_eq!(clamp_line("abc", 3, true), "abc... [truncated]");
+        assert_eq!(clamp_line("ééééé", 2, false), "éé... [truncated]");
     }
 
     #[test]
@@ -487,6 +462,59 @@ mod tests {
         assert_eq!(name_score("fig", "config"), 60);
         assert_eq!(name_score("reciever.rs", "receiver.rs"), 50);
         assert_eq!(name_score("xyz.txt", "zzz.md"), 0);
+    }
+
+    #[test]
+    fn long_lines_are_clamped_in_characters_from_a_bounded_prefix() {
+        let l = ReadLimits {
+            max_line_length: 3,
+            ..ReadLimits::default()
+        };
+        // 4-byte characters: the kept prefix (4 * 3 + 4 bytes) still holds more than 3.
+        let text = format!("{}\nshort\n\u{feff}", "😀".repeat(1000));
+        let p = read_lines(std::io::Cursor::new(text), 1, 3, &l).unwrap();
+        assert_eq!(
+            p.lines,
+            vec![
+                "1|😀😀😀... [truncated]",
+                "2|sho... [truncated]",
+                "3|\u{feff}"
+            ]
+        );
+        assert_eq!(p.total, 3);
+        // A byte-order mark does not count against the line.
+        let p = read_lines(std::io::Cursor::new("\u{feff}abcd"), 1, 1, &l).unwrap();
+        assert_eq!(p.lines, vec!["1|abc... [truncated]"]);
+        let p = read_lines(std::io::Cursor::new("\u{feff}abc"), 1, 1, &l).unwrap();
+        assert_eq!(p.lines, vec!["1|abc"]);
+    }
+
+    #[test]
+    fn a_50_mib_single_line_file_reads_as_one_clamped_line() {
+        use std::io::Write;
+        let t = tempfile::tempdir().unwrap();
+        {
+            let mut f = std::fs::File::create(t.path().join("one_line.txt")).unwrap();
+            let chunk = vec![b'a'; 1 << 20];
+            for _ in 0..50 {
+                f.write_all(&chunk).unwrap();
+            }
+            f.write_all(b"\nsecond\n").unwrap();
+        }
+        let access = FileAccess::new(t.path(), Vec::new()).unwrap();
+        let limits = ReadLimits::default();
+        let out = read_file(
+            &access,
+            &limits,
+            &json!({"path": "one_line.txt", "limit": 1}),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let expected = format!("1|{}... [truncated]", "a".repeat(limits.max_line_length));
+        assert_eq!(v["content"], expected);
+        assert_eq!(v["total_lines"], 2);
+        assert_eq!(v["truncated"], true);
+        assert_eq!(v["file_size"], 50 * (1 << 20) + 8);
     }
 
     #[test]

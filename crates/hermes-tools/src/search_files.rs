@@ -3,8 +3,13 @@
 //! The walk respects `.gitignore`, `.ignore` and `.git/info/exclude` (also outside git
 //! repositories), skips hidden files and never follows symbolic links, like ripgrep without
 //! flags. Binary files (a NUL byte in the first 8 KiB) are skipped. Files are opened through
-//! [`FileAccess`], so nothing outside the workspace is read; deny-listed locations and project
-//! secret files (`.env`, …) are never searched.
+//! [`FileAccess`], so nothing outside the workspace is read; deny-listed locations, project
+//! secret files (`.env`, …) and credential files ([`crate::protected`]: `.ssh/`, `.aws/`,
+//! `.netrc`, …, also when the search starts inside them) are never searched.
+//!
+//! Memory does not grow with line length: the pattern is matched against the first
+//! [`MAX_SCAN_LINE_BYTES`] bytes of each line (a match further into a longer line, say deep
+//! in a minified bundle, is not found), and rows keep [`MAX_ROW_CHARS`] characters.
 //!
 //! Results: `{"total_count", "matches": [{"path", "line", "content"}]}` (content mode, context
 //! lines included as extra rows), `{"total_count", "files": [...]}` (files_only, and
@@ -13,7 +18,7 @@
 //! `[Hint: Results truncated. …]` line appear when more results exist.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -27,9 +32,13 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::fs::{FileAccess, Resolved, run_blocking};
+use crate::lines::{BoundedLines, strip_cr};
+use crate::util::{error_with, int_arg};
 
 /// Match rows are clipped to this many characters.
-const MAX_ROW_CHARS: usize = 500;
+pub const MAX_ROW_CHARS: usize = 500;
+/// How much of each line the pattern is matched against.
+pub const MAX_SCAN_LINE_BYTES: usize = 64 * 1024;
 /// Bytes inspected for a NUL to decide a file is binary.
 const BINARY_SNIFF_BYTES: usize = 8192;
 /// How many results beyond the requested page are counted before the count becomes a lower
@@ -96,7 +105,7 @@ impl Tool for SearchFilesTool {
 }
 
 fn error(msg: impl Into<String>) -> ToolError {
-    ToolError::model(json!({ "total_count": 0, "error": msg.into() }).to_string())
+    error_with(json!({ "total_count": 0 }), msg)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +119,6 @@ enum OutputMode {
     Content,
     FilesOnly,
     Count,
-}
-
-fn int_arg(args: &Value, key: &str) -> Option<i64> {
-    let v = args.get(key)?;
-    v.as_i64()
-        .or_else(|| v.as_f64().map(|f| f as i64))
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 /// A `file_glob` filter: a glob without `/` matches file names, one with `/` matches the path
@@ -341,11 +343,7 @@ impl Search<'_> {
                 rel_root,
                 rel_search,
             };
-            if found
-                .path
-                .file_name()
-                .is_some_and(FileAccess::is_secret_name)
-            {
+            if !self.access.is_readable_under_root(&found.path) {
                 secret(&found);
                 continue;
             }
@@ -507,6 +505,7 @@ fn clip(text: &str) -> String {
 
 /// Scans one file. `emit(line_no, text)` is called for every matching line (and, with
 /// `context`, for the lines around it, each once, in order); it returns `false` to stop.
+/// Only the first [`MAX_SCAN_LINE_BYTES`] of a line are matched and passed on.
 /// Returns `Ok(false)` when stopped early, `Ok(true)` otherwise; binary files are skipped.
 fn scan_file(
     mut file: std::fs::File,
@@ -522,26 +521,16 @@ fn scan_file(
     if head.contains(&0) {
         return Ok(true);
     }
-    let mut reader = BufReader::new(std::io::Cursor::new(head).chain(file));
+    let mut lines = BoundedLines::new(BufReader::new(std::io::Cursor::new(head).chain(file)));
     let mut buf = Vec::new();
+    // Context lines wait here already clipped to a row, so they cost at most a row each.
     let mut before: VecDeque<(usize, String)> = VecDeque::with_capacity(context);
     let mut after_left = 0usize;
     let mut last_emitted = 0usize;
     let mut n = 0usize;
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
+    while lines.next_line(&mut buf, MAX_SCAN_LINE_BYTES)?.is_some() {
         n += 1;
-        let mut bytes: &[u8] = &buf;
-        if let Some(b) = bytes.strip_suffix(b"\n") {
-            bytes = b;
-        }
-        if let Some(b) = bytes.strip_suffix(b"\r") {
-            bytes = b;
-        }
-        let text = String::from_utf8_lossy(bytes);
+        let text = String::from_utf8_lossy(strip_cr(&buf));
         if re.is_match(&text) {
             while let Some((ln, t)) = before.pop_front() {
                 if ln > last_emitted {
@@ -569,7 +558,7 @@ fn scan_file(
             if before.len() == context {
                 before.pop_front();
             }
-            before.push_back((n, text.into_owned()));
+            before.push_back((n, clip(&text)));
         }
     }
     Ok(true)
@@ -606,6 +595,22 @@ mod tests {
         let lines: Vec<usize> = rows.iter().map(|r| r.0).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 6]);
         assert_eq!(scan(text, "X", 0).len(), 2);
+    }
+
+    #[test]
+    fn long_lines_are_matched_in_a_bounded_prefix_and_clipped() {
+        let long = format!("NEEDLE{}LATE\n", "x".repeat(4 << 20));
+        // A match hands on at most the scanned prefix of its line.
+        let rows = scan(&long, "NEEDLE", 0);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1.len(), MAX_SCAN_LINE_BYTES);
+        // A match past the scanned prefix is not found.
+        assert!(scan(&long, "LATE", 0).is_empty());
+        // Lines waiting as context before a match are kept clipped to a row.
+        let text = format!("{}\nmid NEEDLE\n", "y".repeat(MAX_SCAN_LINE_BYTES + 10));
+        let rows = scan(&text, "NEEDLE", 1);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(rows[0].1.chars().count(), MAX_ROW_CHARS);
     }
 
     #[test]

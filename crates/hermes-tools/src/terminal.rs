@@ -18,9 +18,19 @@
 //!    the whole environment is capped at [`MAX_SAVED_ENV_BYTES`].
 //!
 //! The trailer is the command's own word about its own sandbox: it only ever becomes the
-//! cwd/environment of later commands of the same session, never of the agent process. A
-//! command that kills its shell (timeout, output flood, `exec`, `kill -9 $$`) leaves no
-//! trailer and the previous state stays.
+//! cwd/environment of later commands of the same session, never of the agent process. The
+//! marker keeps ordinary output from being mistaken for a trailer; it is not a secret from
+//! the command, which can read it from its own shell (`declare -f`) and print a trailer of
+//! its own, before the real one, after it from a detached child, or instead of it after
+//! killing its shell. What protects the session is therefore the validation in step 3: a
+//! forged trailer can only set a state the command could have reached honestly with `cd`
+//! and `export`. On top of that, output holding more than one trailer start is ambiguous
+//! and adopts nothing (the previous state stays, with a warning). A command that kills its
+//! shell (timeout, output flood, `exec`, `kill -9 $$`) leaves no trailer and the previous
+//! state stays.
+//!
+//! The cwd that is kept is the canonical path that was checked, not the spelling the shell
+//! reported, so swapping a symbolic link afterwards cannot move the next command elsewhere.
 //!
 //! Output follows Hermes: stdout and stderr merged, ANSI escapes removed, head 40% + tail
 //! 60% kept beyond `tool_output.max_bytes` characters, a timeout marker and exit code 124
@@ -41,6 +51,8 @@ use hermes_sandbox::{ExecError, ExecOutput, ExecRequest, Executor};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+
+use crate::util::py_type;
 
 /// Largest exported environment carried from one command to the next (names + values).
 pub const MAX_SAVED_ENV_BYTES: usize = 64 * 1024;
@@ -297,6 +309,8 @@ impl TerminalTool {
                 .max_output_bytes
                 .saturating_mul(EXEC_CAP_FACTOR)
                 .max(EXEC_CAP_MIN),
+            // One sandbox per conversation, like the shell state.
+            scope: Some(ctx.lineage_id.clone()),
         };
         let exec_cap = request.max_output_bytes;
         let out = match self.executor.exec(request, &ctx.cancel).await {
@@ -327,6 +341,14 @@ impl TerminalTool {
         };
 
         let parsed = parse_trailer(&out.output, &marker);
+        if parsed.ambiguous {
+            warnings.push(
+                "The command printed this call's state marker itself, so its working directory \
+                 and exported variables were not kept; the next command starts where this one \
+                 did."
+                    .to_string(),
+            );
+        }
         if !out.timed_out
             && !out.output_truncated
             && let Some(raw) = parsed.state
@@ -485,19 +507,6 @@ fn py_repr_char(c: char) -> String {
     }
 }
 
-/// Python's name for a JSON value's type, for Hermes' error texts.
-fn py_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
-
 /// 128 random bits as hex, from the kernel; falls back to std's randomly keyed hasher.
 fn random_hex() -> String {
     let mut buf = [0u8; 16];
@@ -572,8 +581,11 @@ pub struct RawShellState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedOutput {
     pub output: Vec<u8>,
-    /// `None` when there was no complete, well-formed trailer.
+    /// `None` when there was no complete, well-formed trailer, or more than one.
     pub state: Option<RawShellState>,
+    /// The trailer start appeared more than once: the command printed it itself, so no
+    /// state is taken from this output.
+    pub ambiguous: bool,
 }
 
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -597,7 +609,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// The last `"\n{marker}\n"` starts the trailer; it ends at the next `"{marker}_END\n"`.
 /// Bytes after the end (late output of leftover children) stay in the output. A trailer
 /// that starts but never ends (the shell was killed mid-way) is removed and reports no
-/// state; so is one whose body is not `pwd \n \0 (name=value \0)*`.
+/// state; so is one whose body is not `pwd \n \0 (name=value \0)*`. When the start
+/// appears more than once, some of it was printed by the command (before the real
+/// trailer, or after it from a detached child): which one is real cannot be told, so the
+/// last is removed, the others stay visible as output, and no state is reported.
 pub fn parse_trailer(output: &[u8], marker: &str) -> ParsedOutput {
     let start = format!("\n{marker}\n");
     let end = format!("{marker}_END\n");
@@ -605,21 +620,31 @@ pub fn parse_trailer(output: &[u8], marker: &str) -> ParsedOutput {
         return ParsedOutput {
             output: output.to_vec(),
             state: None,
+            ambiguous: false,
         };
     };
     let before = &output[..s];
+    // The start's leading newline may be the previous start's trailing one; searching
+    // `before` plus the shared newline finds a start that overlaps this one, too.
+    let ambiguous = find(&output[..s + 1], start.as_bytes()).is_some();
     let rest = &output[s + start.len()..];
     let Some(e) = find(rest, end.as_bytes()) else {
         return ParsedOutput {
             output: before.to_vec(),
             state: None,
+            ambiguous,
         };
     };
     let mut kept = before.to_vec();
     kept.extend_from_slice(&rest[e + end.len()..]);
     ParsedOutput {
         output: kept,
-        state: parse_state(&rest[..e]),
+        state: if ambiguous {
+            None
+        } else {
+            parse_state(&rest[..e])
+        },
+        ambiguous,
     }
 }
 
@@ -663,10 +688,14 @@ fn adopt(
         match String::from_utf8(raw.cwd) {
             Ok(cwd) => {
                 let cwd = PathBuf::from(cwd);
-                let inside = cwd.is_absolute()
-                    && std::fs::canonicalize(&cwd).is_ok_and(|real| real.starts_with(workspace));
-                if inside {
-                    next.cwd = cwd;
+                let real = cwd
+                    .is_absolute()
+                    .then(|| std::fs::canonicalize(&cwd).ok())
+                    .flatten()
+                    .filter(|real| real.starts_with(workspace));
+                if let Some(real) = real {
+                    // Keep what was checked: a link swapped later cannot move the next command.
+                    next.cwd = real;
                 } else {
                     warnings.push(format!(
                         "The shell left the workspace (cwd {}); the next command starts in {} \
@@ -964,18 +993,37 @@ mod tests {
     }
 
     #[test]
-    fn marker_text_inside_output_does_not_confuse_the_parser() {
+    fn a_forged_trailer_before_the_real_one_gives_no_state() {
         // The command prints the marker (and a fake end) before the real trailer.
         let mut out = format!("a\n{M}\n/etc\n\0EVIL=1\0{M}_END\nb").into_bytes();
         out.extend(trailer("/w", &[("GOOD", "1")]));
         let p = parse_trailer(&out, M);
-        assert_eq!(
-            p.state.unwrap().env,
-            vec![(b"GOOD".to_vec(), b"1".to_vec())]
-        );
-        // The fake trailer stays visible as ordinary output.
+        assert_eq!(p.state, None);
+        assert!(p.ambiguous);
+        // The fake trailer stays visible as ordinary output; the last one is removed.
         assert!(p.output.starts_with(b"a\n"));
         assert!(p.output.ends_with(b"b"));
+    }
+
+    #[test]
+    fn a_forged_trailer_after_the_real_one_gives_no_state() {
+        // A detached child prints a trailer after the shell's real one, inside the
+        // executor's drain window: taking the last trailer would adopt the forgery.
+        let mut out = b"out".to_vec();
+        out.extend(trailer("/w", &[("GOOD", "1")]));
+        out.extend(trailer("/w/elsewhere", &[("EVIL", "1")]));
+        let p = parse_trailer(&out, M);
+        assert_eq!(p.state, None);
+        assert!(p.ambiguous);
+        // A start glued to the previous one's newline counts as well.
+        let glued = format!("x\n{M}\n{M}\n/w\n\0{M}_END\n").into_bytes();
+        let p = parse_trailer(&glued, M);
+        assert_eq!(p.state, None);
+        assert!(p.ambiguous);
+        // One trailer alone is not ambiguous.
+        let p = parse_trailer(&trailer("/w", &[]), M);
+        assert!(!p.ambiguous);
+        assert!(p.state.is_some());
     }
 
     #[test]
@@ -1065,6 +1113,32 @@ mod tests {
         );
         assert_eq!(outside, prev);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+
+    #[test]
+    fn adopt_keeps_the_canonical_cwd_it_checked() {
+        let ws = tempfile::tempdir().unwrap();
+        let ws_real = std::fs::canonicalize(ws.path()).unwrap();
+        std::fs::create_dir(ws_real.join("sub")).unwrap();
+        std::os::unix::fs::symlink("sub", ws_real.join("link")).unwrap();
+        let prev = ShellState {
+            cwd: ws_real.clone(),
+            env: BTreeMap::new(),
+        };
+        let mut warnings = Vec::new();
+        let next = adopt(
+            &prev,
+            RawShellState {
+                cwd: ws_real.join("link").to_string_lossy().as_bytes().to_vec(),
+                env: Vec::new(),
+            },
+            &ws_real,
+            false,
+            &mut warnings,
+        );
+        // Not the link: retargeting it later must not move the next command.
+        assert_eq!(next.cwd, ws_real.join("sub"));
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use hermes_core::{Tool, ToolContext, ToolError, ToolSpec};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::util::py_type;
+
 /// Longest item content kept; longer content is cut and marked.
 pub const MAX_TODO_CONTENT_CHARS: usize = 4000;
 /// Most items a list holds; the head (highest priority) is kept.
@@ -288,19 +290,6 @@ fn merge_items(mut items: Vec<TodoItem>, todos: &[Value]) -> Vec<TodoItem> {
     let mut seen = HashSet::new();
     items.retain(|i| seen.insert(i.id.clone()));
     items
-}
-
-/// Python's name for a JSON value's type, for Hermes' error texts.
-fn py_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 fn error_json(msg: &str) -> String {

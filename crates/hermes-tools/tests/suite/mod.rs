@@ -4,6 +4,7 @@
 mod files;
 mod memory;
 mod patch;
+mod protected;
 mod search;
 mod terminal;
 mod todo;

@@ -55,6 +55,8 @@ pub struct NativeConfig {
     /// When hermes runs as root and the workspace belongs to root, commands run as this
     /// unprivileged uid/gid (the workspace is idmapped so that it stays writable).
     pub root_sandbox_id: (u32, u32),
+    /// How memory, pids and CPU are limited (see [`super::cgroup::detect`]).
+    pub cgroups: super::cgroup::Mode,
 }
 
 /// Who commands run as, and whether the workspace must be idmapped for them.
@@ -175,6 +177,8 @@ type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<Event>>>>;
 
 /// One running sandbox.
 struct SandboxBox {
+    /// Dropped after the processes are gone (fields drop after `Drop::drop`).
+    _cgroup: Option<super::cgroup::SandboxCgroup>,
     sock: Mutex<UnixStream>,
     waiters: Waiters,
     /// Set once the sandbox has died; later commands are refused with it.
@@ -191,6 +195,11 @@ impl SandboxBox {
         policy.uid = id.uid;
         policy.gid = id.gid;
         policy.idmapped_workspace = id.idmap;
+        policy.limits.address_space_bytes = if cfg.cgroups.limits_memory() {
+            0
+        } else {
+            policy.limits.memory_bytes
+        };
         let workspace_mount = if id.idmap {
             Some(
                 idmapped_workspace(&cfg.helper, &policy.workspace, id)
@@ -232,6 +241,24 @@ impl SandboxBox {
             ))
         })?;
         drop(guest);
+        let cgroup_name = format!("sandbox-{}-{}", std::process::id(), child.id());
+        let cgroup = match super::cgroup::SandboxCgroup::create(
+            &cfg.cgroups,
+            &cgroup_name,
+            &policy.limits,
+            child.id(),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(unavailable(format!(
+                    "could not apply {} limits: {e}",
+                    cfg.cgroups.name()
+                )));
+            }
+        };
         let child = Mutex::new(child);
         let kill = |child: &Mutex<Child>| {
             if let Ok(mut c) = child.lock() {
@@ -289,6 +316,7 @@ impl SandboxBox {
                 .map_err(|e| unavailable(format!("thread: {e}")))?;
         }
         Ok(SandboxBox {
+            _cgroup: cgroup,
             sock: Mutex::new(host),
             waiters,
             dead,
@@ -312,11 +340,18 @@ impl SandboxBox {
 
 impl Drop for SandboxBox {
     fn drop(&mut self) {
-        // Closing the socket ends init, which ends every command.
+        // Closing the socket ends init, which ends every command; give it a moment to go
+        // on its own, then make sure.
         if let Ok(s) = self.sock.lock() {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
         if let Ok(mut c) = self.child.lock() {
+            for _ in 0..100 {
+                if matches!(c.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -145,15 +145,29 @@ fn helper(sock: &UnixStream) -> io::Result<i32> {
     })
 }
 
-/// What init keeps for every command it builds: the Landlock ruleset and seccomp filters,
-/// made once after the view exists.
+/// What init keeps for every command: the compiled seccomp filters, and what the Landlock
+/// ruleset is built from.
 struct Hardening {
-    ruleset: Ruleset,
     filters: Vec<seccompiler::BpfProgram>,
     last_cap: u32,
+    landlock_abi: u32,
+    landlock_scoped: bool,
 }
 
-fn hardening(policy: &Policy) -> io::Result<Hardening> {
+fn hardening() -> io::Result<Hardening> {
+    // Check Landlock works here before any command needs it.
+    let probe = Ruleset::new()?;
+    Ok(Hardening {
+        filters: seccomp::build()?,
+        last_cap: caps::last_cap(),
+        landlock_abi: probe.abi,
+        landlock_scoped: probe.scoped != 0,
+    })
+}
+
+/// The Landlock ruleset of one command, built after its `/proc` is mounted (rules attach
+/// to mounts, so the rule for `/proc` must name the command's own).
+fn ruleset(policy: &Policy) -> io::Result<Ruleset> {
     let mut rs = Ruleset::new()?;
     let abi = rs.abi;
     let all = landlock::fs_rights(abi);
@@ -177,11 +191,7 @@ fn hardening(policy: &Policy) -> io::Result<Hardening> {
     ] {
         rs.allow(&Path::new("/dev").join(d), dev_rw)?;
     }
-    Ok(Hardening {
-        ruleset: rs,
-        filters: seccomp::build()?,
-        last_cap: caps::last_cap(),
-    })
+    Ok(rs)
 }
 
 struct Job {
@@ -202,13 +212,13 @@ fn init(sock: &UnixStream, policy: &Policy, workspace_mount: Option<OwnedFd>) ->
         unsafe { libc::sethostname(host.as_ptr(), policy.hostname.len()) } as i64,
         "sethostname",
     )?;
-    let mut h = hardening(policy)?;
+    let mut h = hardening()?;
     h.last_cap = last_cap;
     protocol::send(
         sock,
         &Event::Ready(ReadyInfo {
-            landlock_abi: h.ruleset.abi,
-            landlock_scoped: h.ruleset.scoped != 0,
+            landlock_abi: h.landlock_abi,
+            landlock_scoped: h.landlock_scoped,
             seccomp: true,
         }),
         &[],
@@ -439,14 +449,38 @@ fn job_init(
     h: &Hardening,
 ) -> i32 {
     let _ = sys::set_pdeathsig();
+    let fail = |what: &str, e: io::Error| {
+        let line = format!("hermes sandbox: could not start the command: {what}: {e}\n");
+        // SAFETY: plain writes of local buffers to our own pipes.
+        unsafe {
+            libc::write(
+                out.as_raw_fd(),
+                line.as_ptr() as *const libc::c_void,
+                line.len(),
+            );
+            let msg = [b'e', 127, 0, 0, 0, 0, 0, 0, 0];
+            libc::write(
+                status_tx.as_raw_fd(),
+                msg.as_ptr() as *const libc::c_void,
+                msg.len(),
+            );
+        }
+        1
+    };
     // A /proc that shows only this command's processes.
-    let _ = sys::mount(
+    if let Err(e) = sys::mount(
         None,
         Path::new("/proc"),
         Some("proc"),
         libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
         None,
-    );
+    ) {
+        return fail("mounting /proc", e);
+    }
+    let rules = match ruleset(policy) {
+        Ok(r) => r,
+        Err(e) => return fail("landlock", e),
+    };
     let _ = caps::non_dumpable();
     let (err_rx, err_tx) = match sys::pipe() {
         Ok(p) => p,
@@ -458,7 +492,17 @@ fn job_init(
     };
     if pid == 0 {
         drop(err_rx);
-        let e = command(spec, argv, env, stdin, out, err_tx.as_raw_fd(), policy, h);
+        let e = command(
+            spec,
+            argv,
+            env,
+            stdin,
+            out,
+            err_tx.as_raw_fd(),
+            policy,
+            h,
+            &rules,
+        );
         let mut f = std::fs::File::from(err_tx);
         let _ = f.write_all(e.to_string().as_bytes());
         sys::exit_now(127);
@@ -534,6 +578,7 @@ fn command(
     err_fd: RawFd,
     policy: &Policy,
     h: &Hardening,
+    rules: &Ruleset,
 ) -> io::Error {
     let stage = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
     // SAFETY: setsid in a fresh child; cannot fail except when already a group leader.
@@ -566,7 +611,7 @@ fn command(
     if let Err(e) = caps::no_new_privs() {
         return e;
     }
-    if let Err(e) = h.ruleset.restrict_self() {
+    if let Err(e) = rules.restrict_self() {
         return stage("landlock", e);
     }
     if let Err(e) = seccomp::apply(&h.filters) {
@@ -612,8 +657,8 @@ fn limits(policy: &Policy) -> io::Result<()> {
     sys::setrlimit(libc::RLIMIT_NOFILE, l.open_files)?;
     sys::setrlimit(libc::RLIMIT_FSIZE, l.file_size_bytes)?;
     sys::setrlimit(libc::RLIMIT_NPROC, l.pids)?;
-    if l.memory_bytes > 0 {
-        sys::setrlimit(libc::RLIMIT_AS, l.memory_bytes)?;
+    if l.address_space_bytes > 0 {
+        sys::setrlimit(libc::RLIMIT_AS, l.address_space_bytes)?;
     }
     if l.cpu_seconds > 0 {
         sys::setrlimit(libc::RLIMIT_CPU, l.cpu_seconds)?;

@@ -8,14 +8,18 @@
 //! - [`init`]: the sandbox side ([`helper_main`])
 //! - [`view`]: building the filesystem view
 //! - [`landlock`], [`seccomp`], [`caps`]: the per-command restrictions
+//! - [`cgroup`]: per-sandbox memory, pids and CPU limits
+//! - [`probe`]: what the machine offers (for `hermes sandbox doctor`)
 //! - [`protocol`]: host ⇄ init messages
 //! - [`sys`]: system call wrappers
 
 pub mod caps;
+pub mod cgroup;
 pub mod host;
 pub mod init;
 pub mod landlock;
 pub mod policy;
+pub mod probe;
 pub mod protocol;
 pub mod seccomp;
 pub mod sys;

@@ -42,6 +42,10 @@ pub struct Limits {
     pub open_files: u64,
     /// Size of each tmpfs (`/tmp`, `/dev/shm`, `/run`, home), in bytes.
     pub tmpfs_bytes: u64,
+    /// `RLIMIT_AS` per process, used when no cgroup bounds memory; 0 = not set. Filled in
+    /// by the host from `memory_bytes` and the cgroup mode.
+    #[serde(default)]
+    pub address_space_bytes: u64,
 }
 
 impl Default for Limits {
@@ -54,6 +58,7 @@ impl Default for Limits {
             file_size_bytes: 4 << 30,
             open_files: 1024,
             tmpfs_bytes: 512 << 20,
+            address_space_bytes: 0,
         }
     }
 }

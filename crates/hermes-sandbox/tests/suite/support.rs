@@ -21,6 +21,7 @@ pub fn executor_with(policy: Policy) -> NativeExecutor {
         policy,
         start_timeout: Duration::from_secs(20),
         root_sandbox_id: (65534, 65534),
+        cgroups: hermes_sandbox::native::cgroup::detect(),
     })
 }
 

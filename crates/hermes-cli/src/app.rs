@@ -33,7 +33,9 @@ impl App {
     /// (with `-c` overrides), and prints config warnings.
     pub fn load(global: &Global) -> Result<App, Failure> {
         let home = HermesHome::resolve()?;
-        home.ensure()?;
+        for w in home.ensure()?.warnings {
+            eprintln!("hermes: warning: {w}");
+        }
         let dotenv = hermes_config::read_dotenv(&home.env_path())?;
         let env = Env::new(dotenv);
         let mut overrides = global.config.clone();

@@ -164,9 +164,18 @@ pub enum ConfigCmd {
         json: bool,
     },
     /// Change one setting. API keys and tokens go to .env, everything else to config.yaml.
-    Set { key: String, value: String },
-    /// Remove a setting from config.yaml.
+    Set {
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+        /// Write a key that neither hermes-rs nor Hermes knows.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove a setting from config.yaml (or, for API keys and tokens, from .env).
     Unset { key: String },
+    /// Open config.yaml in $VISUAL or $EDITOR (default: vi), then check that it loads.
+    Edit,
     /// Print the path of config.yaml.
     Path,
     /// Print the path of .env.
@@ -256,6 +265,10 @@ mod tests {
             "hermes config show",
             "hermes config get model.default",
             "hermes config set model.default gpt-x",
+            "hermes config set --force agent.custom 1",
+            "hermes config set agent.max_turns -5",
+            "hermes config unset OPENAI_API_KEY",
+            "hermes config edit",
             "hermes config path",
             "hermes version",
             "hermes --continue",

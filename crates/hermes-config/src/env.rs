@@ -1,9 +1,12 @@
-//! Environment lookups: the process environment first, then `~/.hermes/.env`.
+//! Environment lookups: the process environment first, then `$HERMES_HOME/.env`.
 //!
 //! `.env` is read into a map and consulted here; it is never copied into the process
 //! environment, so secrets do not leak into child processes. Empty values count as unset.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::home::HermesHome;
 
 /// Anything that can look a variable up: an [`Env`], or a closure
 /// `|name| -> Option<String>` (handy in tests).
@@ -44,6 +47,8 @@ enum Process {
 pub struct Env {
     process: Process,
     dotenv: BTreeMap<String, String>,
+    /// Where `dotenv` was read from, when the caller said so.
+    dotenv_path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Env {
@@ -68,6 +73,7 @@ impl Env {
         Env {
             process: Process::Real,
             dotenv,
+            dotenv_path: None,
         }
     }
 
@@ -76,6 +82,7 @@ impl Env {
         Env {
             process: Process::Fixed(process),
             dotenv,
+            dotenv_path: None,
         }
     }
 
@@ -119,6 +126,29 @@ impl Env {
     pub fn dotenv(&self) -> &BTreeMap<String, String> {
         &self.dotenv
     }
+
+    /// Records the file the `.env` map was read from (used in messages).
+    pub fn with_dotenv_path(mut self, path: impl Into<PathBuf>) -> Env {
+        self.dotenv_path = Some(path.into());
+        self
+    }
+
+    /// The `.env` file as messages should name it: the path given to
+    /// [`with_dotenv_path`](Env::with_dotenv_path), else the one this environment's
+    /// `HERMES_HOME` (or `HOME`) points to, else `$HERMES_HOME/.env`.
+    pub fn dotenv_display(&self) -> String {
+        if let Some(p) = &self.dotenv_path {
+            return p.display().to_string();
+        }
+        let home = match &self.process {
+            Process::Real => HermesHome::resolve(),
+            Process::Fixed(m) => HermesHome::resolve_with(&|k| m.get(k).cloned(), None, None),
+        };
+        home.map_or_else(
+            |_| "$HERMES_HOME/.env".to_owned(),
+            |h| h.env_path().display().to_string(),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +176,17 @@ mod tests {
         );
         assert_eq!(env.get("C"), None);
         assert_eq!(env.get("D"), None);
+    }
+
+    #[test]
+    fn the_dotenv_path_follows_hermes_home() {
+        let env = Env::from_pairs(&[("HERMES_HOME", "/srv/hermes"), ("HOME", "/home/u")]);
+        assert_eq!(env.dotenv_display(), "/srv/hermes/.env");
+        let env = Env::from_pairs(&[("HOME", "/home/u")]);
+        assert_eq!(env.dotenv_display(), "/home/u/.hermes/.env");
+        assert_eq!(Env::from_pairs(&[]).dotenv_display(), "$HERMES_HOME/.env");
+        let env = Env::from_pairs(&[]).with_dotenv_path("/x/.env");
+        assert_eq!(env.dotenv_display(), "/x/.env");
     }
 
     #[test]

@@ -64,6 +64,11 @@ pub enum ConfigError {
         path: PathBuf,
     },
 
+    /// A base URL is malformed, or could be read as pointing at a different host than the
+    /// HTTP client would connect to. `url` has any credentials replaced by `***`.
+    #[error("base URL `{url}` {reason}")]
+    BadUrl { url: String, reason: String },
+
     /// No usable model endpoint could be determined.
     #[error("{0}")]
     Provider(String),

@@ -1,4 +1,4 @@
-//! Small file-system helpers: private modes and atomic replacement.
+//! Small file-system helpers: private modes and atomic replacement ([`write_atomic`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -94,19 +94,18 @@ pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<b
     if path.exists() {
         return Ok(false);
     }
-    let tmp = temp_path(path);
+    let (mut file, tmp) = create_temp(path)?;
     let result = (|| -> io::Result<bool> {
-        let mut file = create_new(&tmp, mode)?;
         set_mode(&file, mode)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        drop(file);
         match fs::hard_link(&tmp, path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             // File systems without hard links: fall back to a no-clobber create.
-            Err(_) => match create_new(path, mode) {
+            Err(_) => match create_new(path, PRIVATE_FILE) {
                 Ok(mut f) => {
+                    set_mode(&f, mode)?;
                     f.write_all(contents)?;
                     f.sync_all()?;
                     Ok(true)
@@ -116,50 +115,174 @@ pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<b
             },
         }
     })();
+    drop(file);
     let _ = fs::remove_file(&tmp);
     result
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn temp_path(path: &Path) -> PathBuf {
+/// Creates a new, empty temp file next to `path`, mode 0600 whatever the final mode will
+/// be, so that the data is never readable by others before the caller sets the mode.
+fn create_temp(path: &Path) -> io::Result<(File, PathBuf)> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".to_owned());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
+    let mut attempts = 0;
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()));
+        match create_new(&tmp, PRIVATE_FILE) {
+            Ok(file) => return Ok((file, tmp)),
+            // A leftover of an earlier process with the same id: try the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 100 => {
+                attempts += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
-/// Replaces `path` with `contents` atomically: a temp file in the same directory is
-/// written, flushed to disk and renamed over the target, then the directory is synced.
-/// The file gets `mode` (callers pass the old file's mode to preserve it).
-pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), ConfigError> {
-    let tmp = temp_path(path);
+/// Replaces `path` with `bytes` atomically, so that readers see either the old or the new
+/// content, never a mix, and a crash leaves one of the two on disk:
+///
+/// 1. a temp file is created next to `path` with mode 0600, so nobody else can open it
+///    while the data is written (and keep the descriptor),
+/// 2. the data is written, the mode is set (fchmod) to `mode` or, when `mode` is `None`,
+///    to the mode of the existing `path` (0600 when there is none), exactly (the umask
+///    does not apply), and the file is flushed to disk (fsync),
+/// 3. the temp file is renamed over `path`,
+/// 4. the directory is flushed so the rename itself is durable.
+///
+/// A failure in steps 1-3 removes the temp file and is returned; `path` is then
+/// unchanged. A failure of step 4 happens after the new content is in place, so it is
+/// logged (some file systems refuse to fsync a directory) and `Ok` is returned. A
+/// symlink at `path` is replaced, not followed: resolve it first to write through it.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    let mode = mode.or_else(|| mode_of(path)).unwrap_or(PRIVATE_FILE);
+    let (mut file, tmp) = create_temp(path)?;
     let result = (|| -> io::Result<()> {
-        let mut file = create_new(&tmp, mode)?;
-        // The umask may have narrowed the mode given to open(2); set it exactly.
+        file.write_all(bytes)?;
         set_mode(&file, mode)?;
-        file.write_all(contents)?;
         file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            #[cfg(unix)]
-            if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            }) {
-                // Best effort: some file systems refuse fsync on directories.
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
+        fs::rename(&tmp, path)
     })();
+    drop(file);
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(ConfigError::io("write", path, e));
+        return Err(e);
+    }
+    if let Err(e) = sync_parent(path) {
+        tracing::warn!(
+            path = %path.display(),
+            error = %e,
+            "the new file is in place, but its directory could not be flushed to disk"
+        );
     }
     Ok(())
+}
+
+/// Flushes the directory holding `path` (so that a rename into it survives a crash).
+fn sync_parent(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// [`write_atomic`] with this crate's error type.
+pub(crate) fn replace(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), ConfigError> {
+    write_atomic(path, bytes, mode).map_err(|e| ConfigError::io("write", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp."))
+            .collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn modes_explicit_preserved_or_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_atomic(&p, b"one", None).unwrap();
+        assert_eq!(mode(&p), 0o600);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"two", None).unwrap();
+        assert_eq!(mode(&p), 0o640, "the old mode is kept");
+        write_atomic(&p, b"three", Some(0o644)).unwrap();
+        assert_eq!(
+            mode(&p),
+            0o644,
+            "an explicit mode wins, exactly (not narrowed by umask)"
+        );
+        assert_eq!(fs::read(&p).unwrap(), b"three");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_temp_file_is_private_while_it_is_written() {
+        // Observe the temp file right after creation: it must be 0600 even when the final
+        // mode is wider, so no one can open it and keep reading later writes.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let (file, tmp) = create_temp(&p).unwrap();
+        assert_eq!(mode(&tmp), 0o600);
+        drop(file);
+        fs::remove_file(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_target_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a non-empty directory: rename fails after the temp file exists.
+        let target = dir.path().join("d");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("keep"), b"x").unwrap();
+        assert!(write_atomic(&target, b"data", None).is_err());
+        assert!(target.join("keep").exists());
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "{:?}",
+            leftovers(dir.path())
+        );
+        // A missing directory fails cleanly too.
+        let missing = dir.path().join("no/such/file");
+        assert!(write_atomic(&missing, b"data", None).is_err());
+    }
+
+    #[test]
+    fn write_new_never_clobbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("soul");
+        assert!(write_new(&p, b"first", 0o600).unwrap());
+        assert!(!write_new(&p, b"second", 0o600).unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+        assert!(leftovers(dir.path()).is_empty());
+    }
 }

@@ -142,17 +142,8 @@ impl HermesHome {
         }
         report.created_root = fsutil::create_dir(&self.root, fsutil::PRIVATE_DIR)
             .map_err(|e| ConfigError::io("create directory", &self.root, e))?;
-        if !report.created_root
-            && let Some(mode) = fsutil::mode_of(&self.root)
-            && mode & 0o077 != 0
-        {
-            report.warnings.push(format!(
-                "{} is accessible to other users (mode {:o}); it holds secrets and conversation history. \
-                 Run `chmod 700 {}` unless the sharing is intended",
-                self.root.display(),
-                mode,
-                self.root.display()
-            ));
+        if !report.created_root {
+            report.warnings = self.warnings();
         }
         for name in SUBDIRS {
             let dir = self.root.join(name);
@@ -167,6 +158,22 @@ impl HermesHome {
             fsutil::write_new(&soul, DEFAULT_SOUL.as_bytes(), fsutil::PRIVATE_FILE)
                 .map_err(|e| ConfigError::io("create", &soul, e))?;
         Ok(report)
+    }
+
+    /// Things the user should know about the home as it is, without creating or changing
+    /// anything: a root that group or others can access. [`ensure`](HermesHome::ensure)
+    /// reports the same in [`EnsureReport::warnings`]; every command should print them.
+    pub fn warnings(&self) -> Vec<String> {
+        match fsutil::mode_of(&self.root) {
+            Some(mode) if self.root.is_dir() && mode & 0o077 != 0 => vec![format!(
+                "{} is accessible to other users (mode {:o}); it holds secrets and conversation history. \
+                 Run `chmod 700 {}` unless the sharing is intended",
+                self.root.display(),
+                mode,
+                self.root.display()
+            )],
+            _ => Vec::new(),
+        }
     }
 
     /// The home directory itself.

@@ -7,8 +7,12 @@
 //! - [`env`](mod@env): variable lookup, process environment first, then `.env` ([`Env`])
 //! - [`load`](mod@load): defaults < `config.yaml` < environment < `-c key=value` ([`load()`])
 //! - [`resolve`]: which endpoint, model and key to use ([`resolve_model`])
+//! - [`url`](mod@url): base URLs parsed as the HTTP client parses them, and where they
+//!   point (loopback, local network) ([`parse_base_url`])
 //! - [`write`](mod@write): `config set/get/unset` with atomic writes and secrets routed to `.env`
 //! - [`show`]: the plain-text `config show` report
+//! - `emit` (internal): writing `config.yaml` so that Hermes' YAML 1.1 reader agrees
+//! - [`write_atomic`]: atomic file replacement with exact modes
 //! - [`error`]: the crate's error type, [`ConfigError`]
 
 pub mod config;
@@ -19,8 +23,10 @@ pub mod home;
 pub mod load;
 pub mod resolve;
 pub mod show;
+pub mod url;
 pub mod write;
 
+mod emit;
 mod fsutil;
 mod schema;
 mod tree;
@@ -33,11 +39,13 @@ pub use config::{
 pub use dotenv::read_dotenv;
 pub use env::{Env, EnvSource, Lookup};
 pub use error::ConfigError;
+pub use fsutil::write_atomic;
 pub use home::{EnsureReport, HermesHome};
 pub use load::{LoadedConfig, env_var_for, load, load_from_process, parse_config};
 pub use resolve::{ApiMode, ResolvedModel, resolve_fallbacks, resolve_model};
 pub use show::{redact_key, render_show, render_show_with};
+pub use url::{is_local_endpoint, parse_base_url};
 pub use write::{
-    SetOptions, SetOutcome, SetTarget, get_value, set_value, set_value_with, unset_value,
-    value_to_display,
+    SetOptions, SetOutcome, SetTarget, UnsetOutcome, get_value, set_value, set_value_with,
+    unset_value, value_to_display,
 };

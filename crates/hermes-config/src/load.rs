@@ -160,7 +160,7 @@ pub fn load_from_process(
     overrides: &[String],
 ) -> Result<LoadedConfig, ConfigError> {
     let dotenv = read_dotenv(&home.env_path())?;
-    let env = Env::new(dotenv);
+    let env = Env::new(dotenv).with_dotenv_path(home.env_path());
     load(home, &env, overrides)
 }
 

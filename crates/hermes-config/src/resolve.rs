@@ -25,19 +25,21 @@
 //!    sent to a custom endpoint only when that endpoint came from `OPENAI_BASE_URL` or is
 //!    `api.openai.com` (Hermes also restricts this). An endpoint on this machine or the
 //!    local network may have no key; any other needs one, or the explicit
-//!    `api_key: no-key-required` (Hermes' spelling for "none").
+//!    `api_key: no-key-required` (Hermes' spelling for "none"). Hosts are read by
+//!    [`crate::url`], with the HTTP client's own parser; a base URL whose host could be
+//!    read two ways is refused.
 //! 7. **API mode**: explicit `api_mode`, else `anthropic_messages` for `anthropic` or a
 //!    base URL whose path ends in `/anthropic`, else `chat_completions`.
 //!    `codex_responses` and `bedrock_converse` are refused as not supported yet.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::config::{Config, FallbackEntry, ProviderEntry};
 use crate::env::Env;
 use crate::error::ConfigError;
 use crate::schema;
+use crate::url::{self, is_local_network_host};
 
 /// The wire protocol spoken to the endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +82,7 @@ impl fmt::Debug for ResolvedModel {
         f.debug_struct("ResolvedModel")
             .field("provider", &self.provider)
             .field("model", &self.model)
-            .field("base_url", &self.base_url)
+            .field("base_url", &url::redact(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "***"))
             .field("api_mode", &self.api_mode)
             .field("context_length", &self.context_length)
@@ -136,8 +138,6 @@ const NOT_YET: &[&str] = &[
     "azure",
     "vertex",
 ];
-
-const NO_PROVIDER: &str = "No LLM provider configured: set OPENAI_BASE_URL/OPENAI_API_KEY (any OpenAI-compatible server), ANTHROPIC_API_KEY or OPENROUTER_API_KEY in ~/.hermes/.env, or model.provider/base_url in config.yaml";
 
 const NO_KEY_SENTINEL: &str = "no-key-required";
 
@@ -392,7 +392,10 @@ fn detect(req: &Request, env: &Env) -> Result<&'static str, ConfigError> {
     } else if env.is_set("OPENAI_API_KEY") {
         Ok("openai")
     } else {
-        Err(ConfigError::Provider(NO_PROVIDER.to_owned()))
+        Err(ConfigError::Provider(format!(
+            "No LLM provider configured: set OPENAI_BASE_URL/OPENAI_API_KEY (any OpenAI-compatible server), ANTHROPIC_API_KEY or OPENROUTER_API_KEY in {}, or model.provider/base_url in config.yaml",
+            env.dotenv_display()
+        )))
     }
 }
 
@@ -412,7 +415,8 @@ fn explicit_key(
         return match env.get(&var) {
             Some(k) => Ok(Some(Some(k.trim().to_owned()))),
             None => Err(ConfigError::Provider(format!(
-                "{origin}.key_env names {var}, but {var} is not set in the environment or in ~/.hermes/.env; set it with `hermes config set {var} <key>`"
+                "{origin}.key_env names {var}, but {var} is not set in the environment or in {}; set it with `hermes config set {var} <key>`",
+                env.dotenv_display()
             ))),
         };
     }
@@ -449,13 +453,13 @@ fn builtin(
             }
             None => {
                 return Err(ConfigError::Provider(format!(
-                    "provider `{name}` needs the server's base URL: set model.base_url in config.yaml (`hermes config set model.base_url http://127.0.0.1:8000/v1`) or OPENAI_BASE_URL in ~/.hermes/.env"
+                    "provider `{name}` needs the server's base URL: set model.base_url in config.yaml (`hermes config set model.base_url http://127.0.0.1:8000/v1`) or OPENAI_BASE_URL in {}",
+                    env.dotenv_display()
                 )));
             }
         },
     };
-    let base = check_url(&base, &format!("{}.base_url", req.origin))?;
-    let host = host_of(&base).unwrap_or_default();
+    let (base, host, path) = check_url(&base, &format!("{}.base_url", req.origin))?;
 
     // Key.
     let mut key = explicit_key(
@@ -489,13 +493,14 @@ fn builtin(
     let key = key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty());
     if key.is_none() && !explicitly_none {
         let required =
-            spec.is_some_and(|s| s.key_required) || (custom_like && !is_local_host(&host));
+            spec.is_some_and(|s| s.key_required) || (custom_like && !is_local_network_host(&host));
         if required {
             return Err(ConfigError::Provider(missing_key_message(
                 name,
                 spec,
                 &base,
                 &req.origin,
+                &env.dotenv_display(),
             )));
         }
     }
@@ -510,7 +515,7 @@ fn builtin(
             .as_deref()
             .or(entry.and_then(|e| e.api_mode.as_deref())),
         spec.map_or(ApiMode::ChatCompletions, |s| s.mode),
-        &base,
+        &path,
         &req.origin,
     )?;
     let mut headers = entry.map(|e| e.extra_headers.clone()).unwrap_or_default();
@@ -536,11 +541,10 @@ fn named(
     req: Request,
 ) -> Result<ResolvedModel, ConfigError> {
     let origin = format!("providers.{name}");
-    let base = check_url(
+    let (base, host, path) = check_url(
         entry.base_url.as_deref().unwrap_or_default(),
         &format!("{origin}.base_url"),
     )?;
-    let host = host_of(&base).unwrap_or_default();
     let key = match explicit_key(
         req.api_key.as_deref(),
         req.key_env.as_deref(),
@@ -560,9 +564,11 @@ fn named(
                     .then(|| env.get("OPENAI_API_KEY"))
                     .flatten();
                 let key = openai.or_else(|| vendor_key(&host, env));
-                if key.is_none() && !is_local_host(&host) {
+                if key.is_none() && !is_local_network_host(&host) {
                     return Err(ConfigError::Provider(format!(
-                        "{origin} ({base}) has no API key: set {origin}.key_env to the name of a variable in ~/.hermes/.env (and set that variable with `hermes config set NAME <key>`), or {origin}.api_key; if the server needs no key, set {origin}.api_key: {NO_KEY_SENTINEL}"
+                        "{origin} ({}) has no API key: set {origin}.key_env to the name of a variable in {} (and set that variable with `hermes config set NAME <key>`), or {origin}.api_key; if the server needs no key, set {origin}.api_key: {NO_KEY_SENTINEL}",
+                        url::redact(&base),
+                        env.dotenv_display()
                     )));
                 }
                 key
@@ -577,7 +583,7 @@ fn named(
     let mode = api_mode(
         req.api_mode.as_deref().or(entry.api_mode.as_deref()),
         ApiMode::ChatCompletions,
-        &base,
+        &path,
         &origin,
     )?;
     let mut headers = entry.extra_headers.clone();
@@ -596,17 +602,24 @@ fn named(
     })
 }
 
-fn missing_key_message(name: &str, spec: Option<&Builtin>, base: &str, origin: &str) -> String {
+fn missing_key_message(
+    name: &str,
+    spec: Option<&Builtin>,
+    base: &str,
+    origin: &str,
+    dotenv: &str,
+) -> String {
     match spec {
         Some(s) if !CUSTOM_LIKE.contains(&name) => {
             let vars = s.key_vars.join(" or ");
             format!(
-                "provider `{name}` needs an API key: set {vars} in ~/.hermes/.env (`hermes config set {} <key>`)",
+                "provider `{name}` needs an API key: set {vars} in {dotenv} (`hermes config set {} <key>`)",
                 s.key_vars.first().copied().unwrap_or("API_KEY")
             )
         }
         _ => format!(
-            "the custom endpoint {base} has no API key: set {origin}.api_key in config.yaml, or set OPENAI_BASE_URL together with OPENAI_API_KEY in ~/.hermes/.env, or use a providers.<name> entry with key_env; if the server needs no key, set {origin}.api_key: {NO_KEY_SENTINEL}"
+            "the custom endpoint {} has no API key: set {origin}.api_key in config.yaml, or set OPENAI_BASE_URL together with OPENAI_API_KEY in {dotenv}, or use a providers.<name> entry with key_env; if the server needs no key, set {origin}.api_key: {NO_KEY_SENTINEL}",
+            url::redact(base)
         ),
     }
 }
@@ -621,10 +634,11 @@ fn no_model(provider: &str, origin: &str) -> ConfigError {
     }
 }
 
+/// The API mode: explicit, else the provider's default, else from the base URL's `path`.
 fn api_mode(
     explicit: Option<&str>,
     default: ApiMode,
-    base: &str,
+    path: &str,
     origin: &str,
 ) -> Result<ApiMode, ConfigError> {
     match explicit.map(str::trim).filter(|s| !s.is_empty()) {
@@ -637,10 +651,6 @@ fn api_mode(
             "{origin}.api_mode `{other}` is unknown; use chat_completions or anthropic_messages"
         ))),
         None => {
-            let path = base
-                .split_once("://")
-                .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-                .unwrap_or("");
             if default == ApiMode::AnthropicMessages
                 || path.trim_end_matches('/').ends_with("/anthropic")
             {
@@ -652,32 +662,19 @@ fn api_mode(
     }
 }
 
-/// Validates an http(s) URL and drops trailing slashes.
-fn check_url(url: &str, what: &str) -> Result<String, ConfigError> {
-    let u = url.trim().trim_end_matches('/');
-    let ok = (u.starts_with("http://") || u.starts_with("https://"))
-        && host_of(u).is_some_and(|h| !h.is_empty())
-        && !u.contains(char::is_whitespace);
-    if ok {
-        Ok(u.to_owned())
-    } else {
-        Err(ConfigError::Provider(format!(
-            "{what} `{url}` is not an http(s) URL; write it like http://127.0.0.1:8000/v1"
-        )))
-    }
-}
-
-/// The host of an http(s) URL, lower-cased, without port or brackets.
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(inner) = authority.strip_prefix('[') {
-        inner.split(']').next()?
-    } else {
-        authority.split(':').next()?
-    };
-    Some(host.to_ascii_lowercase())
+/// Validates a base URL (see [`crate::url::parse_base_url`]) and returns it without
+/// surrounding space and trailing slashes, with its host and path.
+fn check_url(raw: &str, what: &str) -> Result<(String, String, String), ConfigError> {
+    let parsed =
+        url::parse_base_url(raw).map_err(|e| ConfigError::Provider(format!("{what}: {e}")))?;
+    let host = url::host(&parsed).ok_or_else(|| {
+        ConfigError::Provider(format!(
+            "{what}: base URL `{}` has no host",
+            url::redact(raw.trim())
+        ))
+    })?;
+    let base = raw.trim().trim_end_matches('/').to_owned();
+    Ok((base, host, parsed.path().to_owned()))
 }
 
 fn is_openai_host(host: &str) -> bool {
@@ -700,90 +697,49 @@ fn vendor_key(host: &str, env: &Env) -> Option<String> {
     env.get(var)
 }
 
-/// This machine or the local network: loopback, private and link-local addresses,
-/// `localhost`, `*.local`/`*.internal`/`*.lan`, and single-label names (compose services).
-pub(crate) fn is_local_host(host: &str) -> bool {
-    if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return ip.is_loopback() || ip.is_private() || ip.is_link_local();
-    }
-    if let Ok(ip) = host.parse::<Ipv6Addr>() {
-        let first = ip.segments()[0];
-        return ip.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80;
-    }
-    host == "localhost"
-        || !host.contains('.')
-        || [".localhost", ".local", ".internal", ".lan", ".home.arpa"]
-            .iter()
-            .any(|s| host.ends_with(s))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn hosts_and_locality() {
-        assert_eq!(
-            host_of("http://user:pw@Example.com:8080/v1").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(host_of("http://[::1]:11434/v1").as_deref(), Some("::1"));
-        for h in [
-            "127.0.0.1",
-            "localhost",
-            "10.1.2.3",
-            "192.168.0.5",
-            "::1",
-            "ollama",
-            "box.local",
-            "fd00::1",
-        ] {
-            assert!(is_local_host(h), "{h}");
-        }
-        for h in ["api.example.com", "8.8.8.8", "2001:db8::1"] {
-            assert!(!is_local_host(h), "{h}");
-        }
-    }
-
-    #[test]
     fn url_checks() {
-        assert_eq!(check_url("http://x:1/v1/", "k").unwrap(), "http://x:1/v1");
-        assert!(check_url("ftp://x", "k").is_err());
-        assert!(check_url("localhost:8000", "k").is_err());
-        assert!(check_url("http://", "k").is_err());
+        let ok = |u: &str| check_url(u, "k").unwrap();
+        assert_eq!(
+            ok("http://x:1/v1/"),
+            ("http://x:1/v1".into(), "x".into(), "/v1/".into())
+        );
+        assert_eq!(
+            ok("http://user:pw@Example.com:8080/v1").1,
+            "example.com".to_owned()
+        );
+        assert_eq!(ok("http://[::1]:11434/v1").1, "::1".to_owned());
+        for bad in [
+            "ftp://x",
+            "localhost:8000",
+            "http://",
+            "https://a\\b.openai.azure.com",
+        ] {
+            let err = check_url(bad, "model.base_url").unwrap_err().to_string();
+            assert!(err.starts_with("model.base_url: base URL"), "{err}");
+        }
     }
 
     #[test]
     fn api_mode_detection() {
-        let m = |e, d, b| api_mode(e, d, b, "model");
+        let m = |e, d, p| api_mode(e, d, p, "model");
         assert_eq!(
-            m(None, ApiMode::ChatCompletions, "https://x/v1").unwrap(),
+            m(None, ApiMode::ChatCompletions, "/v1").unwrap(),
             ApiMode::ChatCompletions
         );
         assert_eq!(
-            m(
-                None,
-                ApiMode::ChatCompletions,
-                "https://api.minimax.io/anthropic"
-            )
-            .unwrap(),
+            m(None, ApiMode::ChatCompletions, "/anthropic/").unwrap(),
             ApiMode::AnthropicMessages
         );
         assert_eq!(
-            m(
-                Some("chat_completions"),
-                ApiMode::AnthropicMessages,
-                "https://x"
-            )
-            .unwrap(),
+            m(Some("chat_completions"), ApiMode::AnthropicMessages, "/").unwrap(),
             ApiMode::ChatCompletions
         );
-        let err = m(
-            Some("codex_responses"),
-            ApiMode::ChatCompletions,
-            "https://x",
-        )
-        .unwrap_err();
+        let err = m(Some("codex_responses"), ApiMode::ChatCompletions, "/").unwrap_err();
         assert!(err.to_string().contains("not supported yet"), "{err}");
     }
 }

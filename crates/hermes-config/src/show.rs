@@ -1,4 +1,5 @@
-//! The `hermes config show` report: plain text, no colours, keys redacted.
+//! The `hermes config show` report: plain text, no colours, keys and the credentials in
+//! URLs redacted.
 
 use std::fmt::Write;
 
@@ -6,6 +7,7 @@ use crate::config::Config;
 use crate::env::{Env, EnvSource};
 use crate::home::HermesHome;
 use crate::load::LoadedConfig;
+use crate::url::redact;
 
 /// Provider keys listed in the report: (label, variable).
 const KEYS: &[(&str, &str)] = &[
@@ -43,8 +45,10 @@ pub fn render_show_with(loaded: &LoadedConfig, home: &HermesHome, env: &Env) -> 
     let mut out = String::new();
     let yes = |b: bool| if b { "yes" } else { "no" };
     let opt = |s: Option<&str>, none: &str| s.filter(|s| !s.is_empty()).unwrap_or(none).to_owned();
+    // Labels end with a colon and are padded to one column; the longest ("Write
+    // approval:") still gets a space before its value.
     let line = |out: &mut String, label: &str, value: &str| {
-        let _ = writeln!(out, "  {:<15}{value}", format!("{label}:"));
+        let _ = writeln!(out, "  {:<16}{value}", format!("{label}:"));
     };
 
     out.push_str("Hermes configuration\n\n");
@@ -73,7 +77,7 @@ pub fn render_show_with(loaded: &LoadedConfig, home: &HermesHome, env: &Env) -> 
                     EnvSource::DotEnv => ".env",
                 };
                 let v = if var.ends_with("_URL") {
-                    v
+                    redact(&v)
                 } else {
                     redact_key(&v)
                 };
@@ -81,7 +85,7 @@ pub fn render_show_with(loaded: &LoadedConfig, home: &HermesHome, env: &Env) -> 
             }
             None => "(not set)".to_owned(),
         };
-        let _ = writeln!(out, "  {label:<15}{shown}");
+        let _ = writeln!(out, "  {label:<16}{shown}");
     }
 
     out.push_str("\nModel\n");
@@ -91,7 +95,7 @@ pub fn render_show_with(loaded: &LoadedConfig, home: &HermesHome, env: &Env) -> 
     line(
         &mut out,
         "Base URL",
-        &opt(m.base_url.as_deref(), "(provider default)"),
+        &redact(&opt(m.base_url.as_deref(), "(provider default)")),
     );
     line(
         &mut out,

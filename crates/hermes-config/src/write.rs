@@ -12,8 +12,9 @@
 //! that hold strings (`model.default`) always store the text as written (`4` stays `"4"`).
 //!
 //! Safety: the result must still load (types, ranges), otherwise nothing is written.
-//! Unknown keys are refused with a "did you mean" unless forced. Files are replaced
-//! atomically (temp file in the same directory, fsync, rename) and keep their mode;
+//! Unknown keys are refused with a "did you mean" unless forced. Strings that Hermes'
+//! YAML 1.1 reader would take for booleans, null or numbers are single-quoted
+//! (`mode: 'off'`). Files are replaced atomically ([`write_atomic`](crate::write_atomic)) and keep their mode;
 //! a new `.env` or `config.yaml` is created 0600, and an existing `.env` readable by
 //! others is tightened to 0600 when a secret is written to it. YAML comments in
 //! `config.yaml` are not preserved by a `set` (as in Hermes).
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_norway::Value;
 
 use crate::dotenv::{self, valid_name};
+use crate::emit;
 use crate::error::ConfigError;
 use crate::fsutil;
 use crate::home::HermesHome;
@@ -182,10 +184,10 @@ pub fn set_value_with(
         })?
     };
     tree::set(&mut file_tree, &segs, stored.clone()).map_err(bad_key)?;
-    let new_text = serde_norway::to_string(&file_tree).map_err(|e| ConfigError::Refused {
+    let new_text = emit::to_yaml(&file_tree).map_err(|message| ConfigError::Refused {
         key: key.to_owned(),
         value: value.to_owned(),
-        message: e.to_string(),
+        message,
         path: path.clone(),
     })?;
     if let Err(e) = load_text(&new_text, &path, Default::default(), &|_| None, &[]) {
@@ -205,8 +207,7 @@ pub fn set_value_with(
             path,
         });
     }
-    let mode = fsutil::mode_of(&path).unwrap_or(fsutil::PRIVATE_FILE);
-    fsutil::write_atomic(&path, new_text.as_bytes(), mode)?;
+    fsutil::replace(&path, new_text.as_bytes(), None)?;
 
     let env_override = env_var_for(&dotted);
     let mut synced_env = None;
@@ -235,42 +236,81 @@ pub fn set_value_with(
     })
 }
 
-/// `config unset KEY`: removes a `.env` variable or a `config.yaml` key. Returns whether
-/// anything was removed.
-pub fn unset_value(home: &HermesHome, key: &str) -> Result<bool, ConfigError> {
+/// What [`unset_value`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsetOutcome {
+    /// The key as removed: the `.env` variable name (`OPENAI_API_KEY`) or the key as given.
+    pub key: String,
+    /// The file the key was looked for in (`.env` or `config.yaml`).
+    pub path: PathBuf,
+    /// Whether the key was there (and is now gone).
+    pub removed: bool,
+}
+
+impl std::fmt::Display for UnsetOutcome {
+    /// The line `config unset` prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.removed {
+            write!(f, "✓ Removed {} from {}", self.key, self.path.display())
+        } else {
+            write!(f, "{} is not set in {}", self.key, self.path.display())
+        }
+    }
+}
+
+/// `config unset KEY`: removes a `.env` variable (for environment-style names, see the
+/// module docs) or a `config.yaml` key, and says which file it looked in.
+pub fn unset_value(home: &HermesHome, key: &str) -> Result<UnsetOutcome, ConfigError> {
     if let Some(name) = env_key_name(key) {
         let path = real_path(&home.env_path());
         let Some(text) = fsutil::read_optional(&path)? else {
-            return Ok(false);
+            return Ok(UnsetOutcome {
+                key: name,
+                path,
+                removed: false,
+            });
         };
-        let (new_text, found) = dotenv::remove_in_text(&text, &name);
+        let (mut new_text, found) = dotenv::remove_in_text(&text, &name);
         if found {
-            let mode = fsutil::mode_of(&path).unwrap_or(fsutil::PRIVATE_FILE);
-            fsutil::write_atomic(&path, new_text.as_bytes(), mode)?;
+            if !new_text.is_empty() && !new_text.ends_with('\n') {
+                new_text.push('\n');
+            }
+            fsutil::replace(&path, new_text.as_bytes(), None)?;
         }
-        return Ok(found);
+        return Ok(UnsetOutcome {
+            key: name,
+            path,
+            removed: found,
+        });
     }
     let segs = tree::parse_key(key).map_err(|message| ConfigError::Key {
         key: key.to_owned(),
         message,
     })?;
     let path = real_path(&home.config_path());
+    let outcome = |removed| UnsetOutcome {
+        key: key.trim().to_owned(),
+        path: path.clone(),
+        removed,
+    };
     let Some(text) = fsutil::read_optional(&path)? else {
-        return Ok(false);
+        return Ok(outcome(false));
     };
     let mut file_tree = tree::parse_file(&text, &path)?;
     tree::promote_model_if_needed(&mut file_tree, &segs);
     let removed = tree::remove(&mut file_tree, &schema::canonical_path(&segs))
         | tree::remove(&mut file_tree, &segs);
     if removed {
-        let new_text = serde_norway::to_string(&file_tree).map_err(|e| ConfigError::Key {
+        let new_text = emit::to_yaml(&file_tree).map_err(|message| ConfigError::Key {
             key: key.to_owned(),
-            message: e.to_string(),
+            message: format!(
+                "not removed: {message}; {} was left unchanged",
+                path.display()
+            ),
         })?;
-        let mode = fsutil::mode_of(&path).unwrap_or(fsutil::PRIVATE_FILE);
-        fsutil::write_atomic(&path, new_text.as_bytes(), mode)?;
+        fsutil::replace(&path, new_text.as_bytes(), None)?;
     }
-    Ok(removed)
+    Ok(outcome(removed))
 }
 
 /// `config get KEY`: the value at a dotted key in a tree (use [`LoadedConfig::tree`] for
@@ -359,7 +399,7 @@ fn write_env_var(path: &Path, name: &str, value: &str) -> Result<Vec<String>, Co
         Some(m) => m,
         None => fsutil::PRIVATE_FILE,
     };
-    fsutil::write_atomic(&path, new_text.as_bytes(), mode)?;
+    fsutil::replace(&path, new_text.as_bytes(), Some(mode))?;
     Ok(warnings)
 }
 

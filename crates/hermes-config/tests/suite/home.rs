@@ -73,6 +73,15 @@ fn an_open_existing_root_is_reported_not_changed() {
         report.warnings[0]
     );
     assert_eq!(mode(home.root()), 0o755);
+    // The same warning without creating anything, for commands that only read.
+    assert_eq!(home.warnings(), report.warnings);
+    std::fs::set_permissions(home.root(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(home.warnings().is_empty());
+    assert!(
+        HermesHome::new(dir.path().join("missing"))
+            .warnings()
+            .is_empty()
+    );
 }
 
 #[test]

@@ -233,7 +233,7 @@ fn auto_detection_order() {
     // Nothing at all.
     assert_eq!(
         resolve(model, &[]).unwrap_err(),
-        "No LLM provider configured: set OPENAI_BASE_URL/OPENAI_API_KEY (any OpenAI-compatible server), ANTHROPIC_API_KEY or OPENROUTER_API_KEY in ~/.hermes/.env, or model.provider/base_url in config.yaml"
+        "No LLM provider configured: set OPENAI_BASE_URL/OPENAI_API_KEY (any OpenAI-compatible server), ANTHROPIC_API_KEY or OPENROUTER_API_KEY in $HERMES_HOME/.env, or model.provider/base_url in config.yaml"
     );
 }
 
@@ -451,4 +451,130 @@ fn fallbacks_resolve_in_order_and_skip_broken_entries() {
     assert_eq!(chain.len(), 1);
     assert_eq!(chain[0].model, "x/y");
     assert!(warnings.is_empty());
+}
+
+/// H4: the host that picks a key must be the host the HTTP client connects to.
+#[test]
+fn base_urls_read_two_ways_never_get_a_vendor_key() {
+    let openai = [("OPENAI_API_KEY", "sk-openai-secret")];
+    for base in [
+        // reqwest (WHATWG) connects to evil.example for all of these.
+        "https://evil.example\\x.openai.azure.com/v1",
+        "https://evil.example\\@x.openai.azure.com/v1",
+        "https://api.openai.com@evil.example/v1",
+        "https://evil.example%2f.openai.azure.com/v1",
+        // Read as api.openai.com by the client, but not by a person.
+        "http://localhost:pw@api.openai.com/v1",
+        "https://api%2eopenai%2ecom/v1",
+    ] {
+        for yaml in [
+            format!("model: {{default: m, provider: custom, base_url: '{base}'}}\n"),
+            format!(
+                "model: {{default: m, provider: p}}\nproviders: {{p: {{base_url: '{base}'}}}}\n"
+            ),
+        ] {
+            match resolve(&yaml, &openai) {
+                Ok(r) => panic!("{base}: resolved to {r:?} with a key: {:?}", r.api_key),
+                Err(msg) => {
+                    assert!(msg.contains("base_url: base URL `"), "{base}: {msg}");
+                    assert!(!msg.contains("sk-openai-secret"), "{msg}");
+                }
+            }
+        }
+    }
+    // `#` and `?` end the host for both readers: the key stays home.
+    for base in [
+        "https://evil.example#.openai.azure.com/v1",
+        "https://evil.example?.openai.azure.com/v1",
+    ] {
+        let msg = resolve(
+            &format!("model: {{default: m, provider: custom, base_url: '{base}'}}\n"),
+            &openai,
+        )
+        .unwrap_err();
+        assert!(msg.contains("has no API key"), "{base}: {msg}");
+    }
+    // The same host in other spellings is still the vendor's host.
+    for base in [
+        "https://API.OPENAI.COM/v1",
+        "https://api.openai.com./v1",
+        "https://x.openai.azure.com./openai",
+    ] {
+        let r = resolve(
+            &format!("model: {{default: m, provider: custom, base_url: '{base}'}}\n"),
+            &openai,
+        )
+        .unwrap();
+        assert_eq!(r.api_key.as_deref(), Some("sk-openai-secret"), "{base}");
+    }
+}
+
+#[test]
+fn lan_hosts_need_no_key_but_never_get_a_vendor_key() {
+    for base in [
+        "http://192.168.1.10:8000/v1",
+        "http://[fd00::5]:8000/v1",
+        "http://ollama:11434/v1",
+        "http://[::1]:8080/v1",
+    ] {
+        let r = resolve(
+            &format!("model: {{default: m, provider: custom, base_url: '{base}'}}\n"),
+            &[("OPENAI_API_KEY", "sk-openai-secret")],
+        )
+        .unwrap();
+        assert_eq!(r.api_key, None, "{base}");
+    }
+    // A public host is not local even when it embeds a loopback address.
+    let msg = resolve(
+        "model: {default: m, provider: custom, base_url: 'https://127.0.0.1.nip.io/v1'}\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(msg.contains("has no API key"), "{msg}");
+}
+
+#[test]
+fn credentials_in_a_base_url_are_never_shown() {
+    let yaml = "model: {default: m, provider: custom, base_url: 'https://bob:hunter2@llm.example.com/v1'}\n";
+    let msg = resolve(yaml, &[]).unwrap_err();
+    assert!(msg.contains("https://***@llm.example.com/v1"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+    let r = resolve(
+        "model: {default: m, provider: custom, base_url: 'https://bob:hunter2@llm.example.com/v1', api_key: k}\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.base_url, "https://bob:hunter2@llm.example.com/v1");
+    let debug = format!("{r:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+}
+
+#[test]
+fn messages_name_the_real_dotenv() {
+    let home = [("HERMES_HOME", "/srv/hermes"), ("HOME", "/home/u")];
+    let msg = resolve("model: m\n", &home).unwrap_err();
+    assert!(msg.contains("in /srv/hermes/.env"), "{msg}");
+    assert!(!msg.contains("~/.hermes"), "{msg}");
+    let msg = resolve("model: {default: m, provider: openai}\n", &home).unwrap_err();
+    assert!(msg.contains("in /srv/hermes/.env"), "{msg}");
+    let msg = resolve(
+        "model: {default: m, provider: custom, base_url: 'https://llm.example.com/v1'}\n",
+        &home,
+    )
+    .unwrap_err();
+    assert!(msg.contains("in /srv/hermes/.env"), "{msg}");
+    let msg = resolve("model: {default: m, provider: llamacpp}\n", &home).unwrap_err();
+    assert!(msg.contains("OPENAI_BASE_URL in /srv/hermes/.env"), "{msg}");
+    let msg = resolve(
+        "model: {default: m, provider: p}\nproviders: {p: {base_url: 'https://x.example.com', key_env: PK}}\n",
+        &home,
+    )
+    .unwrap_err();
+    assert!(msg.contains("or in /srv/hermes/.env"), "{msg}");
+    let msg = resolve(
+        "model: {default: m, provider: p}\nproviders: {p: {base_url: 'https://x.example.com'}}\n",
+        &home,
+    )
+    .unwrap_err();
+    assert!(msg.contains("variable in /srv/hermes/.env"), "{msg}");
 }

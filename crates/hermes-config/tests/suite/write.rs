@@ -261,10 +261,29 @@ fn unset_removes_config_keys_and_dotenv_lines() {
         "model: gpt-4o\nagent:\n  max_turns: 5\n",
     );
     write(&home, ".env", "# k\nOPENAI_API_KEY=x\nB=2\n");
-    assert!(unset_value(&home, "agent.max_turns").unwrap());
-    assert!(!unset_value(&home, "agent.max_turns").unwrap());
-    assert!(unset_value(&home, "model.default").unwrap());
-    assert!(unset_value(&home, "OPENAI_API_KEY").unwrap());
+    let out = unset_value(&home, "agent.max_turns").unwrap();
+    assert!(out.removed);
+    assert_eq!(out.path, home.config_path());
+    let out = unset_value(&home, "agent.max_turns").unwrap();
+    assert!(!out.removed);
+    assert_eq!(
+        out.to_string(),
+        format!(
+            "agent.max_turns is not set in {}",
+            home.config_path().display()
+        )
+    );
+    assert!(unset_value(&home, "model.default").unwrap().removed);
+    let out = unset_value(&home, "OPENAI_API_KEY").unwrap();
+    assert!(out.removed);
+    assert_eq!(out.path, home.env_path());
+    assert_eq!(
+        out.to_string(),
+        format!(
+            "✓ Removed OPENAI_API_KEY from {}",
+            home.env_path().display()
+        )
+    );
     assert_eq!(read(&home.env_path()), "# k\nB=2\n");
     let loaded = load_with(&home, &[], &[]).unwrap();
     assert_eq!(loaded.config.agent.max_turns, 90);
@@ -282,4 +301,61 @@ fn env_key_routing() {
         Some("GITHUB_TOKEN")
     );
     assert_eq!(env_key_name("agent.max_turns"), None);
+}
+
+#[test]
+fn unset_of_a_secret_names_dotenv_and_keeps_a_final_newline() {
+    let (_d, home) = temp_home();
+    // A .env written without a final newline (as some editors do).
+    write(&home, ".env", "SOME_API_KEY=x\nB=2");
+    let out = unset_value(&home, "some_api_key").unwrap();
+    assert!(out.removed);
+    assert_eq!(out.key, "SOME_API_KEY");
+    assert_eq!(out.path, home.env_path());
+    assert_eq!(read(&home.env_path()), "B=2\n");
+    // Removing the last variable leaves an empty file, not a lone newline.
+    assert!(unset_value(&home, "B_TOKEN").map(|o| !o.removed).unwrap());
+    write(&home, ".env", "B_TOKEN=1");
+    assert!(unset_value(&home, "B_TOKEN").unwrap().removed);
+    assert_eq!(read(&home.env_path()), "");
+    // No .env at all.
+    std::fs::remove_file(home.env_path()).unwrap();
+    let out = unset_value(&home, "OPENAI_API_KEY").unwrap();
+    assert!(!out.removed);
+    assert_eq!(out.path, home.env_path());
+    assert!(!home.config_path().exists());
+}
+
+/// Hermes reads config.yaml with PyYAML (YAML 1.1), where a plain `off` is `false`.
+#[test]
+fn strings_yaml11_would_misread_are_quoted_in_the_file() {
+    let (_d, home) = temp_home();
+    set_value(&home, "approvals.mode", "off").unwrap();
+    set_value(&home, "model.default", "yes").unwrap();
+    set_value(&home, "timezone", "1_000").unwrap();
+    set_value(&home, "model.provider", "Y").unwrap();
+    set_value(&home, "approvals.deny", "[on, 'no', rm -rf /]").unwrap();
+    let text = read(&home.config_path());
+    for line in [
+        "  mode: 'off'",
+        "  default: 'yes'",
+        "timezone: '1_000'",
+        "  provider: 'Y'",
+        "  - 'on'",
+        "  - 'no'",
+        "  - rm -rf /",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?}:\n{text}");
+    }
+    let loaded = load_with(&home, &[], &[]).unwrap();
+    assert_eq!(loaded.config.approvals.mode.as_str(), "off");
+    assert_eq!(loaded.config.model.default.as_deref(), Some("yes"));
+    assert_eq!(loaded.config.timezone, "1_000");
+    assert_eq!(loaded.config.approvals.deny, ["on", "no", "rm -rf /"]);
+    // Booleans stay booleans; an unset keeps the quoting of the rest.
+    set_value(&home, "display.show_cost", "on").unwrap();
+    unset_value(&home, "timezone").unwrap();
+    let text = read(&home.config_path());
+    assert!(text.contains("show_cost: true"), "{text}");
+    assert!(text.contains("mode: 'off'"), "{text}");
 }

@@ -16,6 +16,7 @@
 pub mod local;
 pub mod native;
 mod output;
+pub mod pty;
 pub mod unavailable;
 
 use std::collections::BTreeMap;
@@ -74,6 +75,58 @@ impl ExecOutput {
     }
 }
 
+/// How a background command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExitStatus {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl ExitStatus {
+    /// The status a shell would report: the exit code, or 128 + signal.
+    pub fn status_code(&self) -> i32 {
+        match (self.code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => -1,
+        }
+    }
+}
+
+/// A command to start in the background.
+#[derive(Debug, Clone)]
+pub struct SpawnRequest {
+    pub command: String,
+    pub cwd: PathBuf,
+    pub env: BTreeMap<String, String>,
+    /// As in [`ExecRequest::scope`]: background processes live in the scope's sandbox.
+    pub scope: Option<String>,
+    /// Give the command a pseudo-terminal (for interactive programs).
+    pub pty: bool,
+    /// Killed after this long; `None` = runs until it exits or is killed.
+    pub lifetime: Option<Duration>,
+}
+
+/// A command running in the background. Dropping it does not stop the command; call
+/// `kill`.
+pub struct Spawned {
+    /// Its output (stdout and stderr, or the terminal with a pty). EOF comes when the
+    /// command and everything it started are gone.
+    pub output: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    /// Its input (stdin, or the terminal with a pty). Drop it to send EOF.
+    pub input: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+    /// Resolves with the command's status once it has ended.
+    pub exit: std::pin::Pin<Box<dyn std::future::Future<Output = ExitStatus> + Send>>,
+    /// Ends the command and everything it started.
+    pub kill: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for Spawned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawned").finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecError {
     /// The backend cannot run commands with its full policy; nothing was run.
@@ -98,6 +151,14 @@ pub trait Executor: Send + Sync {
         request: ExecRequest,
         cancel: &CancellationToken,
     ) -> Result<ExecOutput, ExecError>;
+
+    /// Starts a command in the background, under the same policy and limits as `exec`.
+    async fn spawn(&self, _request: SpawnRequest) -> Result<Spawned, ExecError> {
+        Err(ExecError::Unavailable {
+            backend: self.kind().to_string(),
+            reason: "this executor cannot run background processes".into(),
+        })
+    }
 }
 
 /// Environment variable names a command may receive from the host by default.

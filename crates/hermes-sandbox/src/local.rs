@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::output::{CappedBuffer, pump};
-use crate::{ExecError, ExecOutput, ExecRequest, Executor};
+use crate::{ExecError, ExecOutput, ExecRequest, Executor, ExitStatus, SpawnRequest, Spawned};
 
 /// Runs commands directly on the host. See the module docs.
 #[derive(Debug, Clone, Default)]
@@ -167,6 +167,90 @@ impl Executor for LocalExecutor {
             timed_out,
             output_truncated: buf.overflowed,
             duration: start.elapsed(),
+        })
+    }
+    async fn spawn(&self, request: SpawnRequest) -> Result<Spawned, ExecError> {
+        let io_err = |e: std::io::Error| ExecError::Io(e.to_string());
+        let mut cmd = Command::new(shell());
+        cmd.arg("-c")
+            .arg(&request.command)
+            .current_dir(&request.cwd)
+            .env_clear()
+            .envs(&request.env)
+            .kill_on_drop(false);
+        let (output, input): (
+            Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+        );
+        let mut child = if request.pty {
+            let (master, slave) = crate::pty::open().map_err(io_err)?;
+            let slave_fd = std::os::fd::AsRawFd::as_raw_fd(&slave);
+            cmd.stdin(Stdio::from(slave.try_clone().map_err(io_err)?))
+                .stdout(Stdio::from(slave.try_clone().map_err(io_err)?))
+                .stderr(Stdio::from(slave));
+            // SAFETY: setsid and ioctl are async-signal-safe; the slave stays open in the
+            // child through the stdio descriptors.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setsid() < 0 || libc::ioctl(slave_fd, libc::TIOCSCTTY, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn().map_err(|e| ExecError::Spawn(e.to_string()))?;
+            let master2 = master.try_clone().map_err(io_err)?;
+            output = Box::new(crate::pty::AsyncFdIo::new(master).map_err(io_err)?);
+            input = Box::new(crate::pty::AsyncFdIo::new(master2).map_err(io_err)?);
+            child
+        } else {
+            let (out_r, out_w) = std::io::pipe().map_err(io_err)?;
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::from(out_w.try_clone().map_err(io_err)?))
+                .stderr(Stdio::from(out_w))
+                .process_group(0);
+            let mut child = cmd.spawn().map_err(|e| ExecError::Spawn(e.to_string()))?;
+            let stdin = child
+                .stdin
+                .take()
+                .ok_or_else(|| ExecError::Io("no stdin".into()))?;
+            let out_r = std::os::fd::OwnedFd::from(out_r);
+            output =
+                Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(out_r).map_err(io_err)?);
+            input = Box::new(stdin);
+            child
+        };
+        drop(cmd);
+        let pgid = child.id().unwrap_or(0);
+        let lifetime = request.lifetime;
+        let exit = Box::pin(async move {
+            let status = match lifetime {
+                Some(d) => match tokio::time::timeout(d, child.wait()).await {
+                    Ok(s) => s,
+                    Err(_) => {
+                        kill_group(pgid);
+                        child.wait().await
+                    }
+                },
+                None => child.wait().await,
+            };
+            kill_group(pgid);
+            match status {
+                Ok(s) => ExitStatus {
+                    code: s.code(),
+                    signal: s.signal(),
+                },
+                Err(_) => ExitStatus {
+                    code: None,
+                    signal: Some(libc::SIGKILL),
+                },
+            }
+        });
+        Ok(Spawned {
+            output,
+            input,
+            exit,
+            kill: Box::new(move || kill_group(pgid)),
         })
     }
 }

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::init::CONTROL_FD;
 use super::policy::Policy;
 use super::protocol::{self, Event, ExecSpec, ReadyInfo, Request};
-use crate::{ExecError, ExecOutput, ExecRequest, Executor};
+use crate::{ExecError, ExecOutput, ExecRequest, Executor, ExitStatus, SpawnRequest, Spawned};
 
 /// How to start the helper: a program and its arguments (the `hermes` binary with
 /// `__sandbox-init`, or the crate's `hermes-sandbox-helper`).
@@ -484,6 +484,7 @@ impl Executor for NativeExecutor {
             env: request.env.clone().into_iter().collect(),
             stdin: stdin.is_some(),
             timeout_ms: Some(request.timeout.as_millis().min(u64::MAX as u128) as u64),
+            pty: false,
         };
         let mut fds = Vec::new();
         if let Some((r, _, _)) = &stdin {
@@ -577,5 +578,97 @@ impl Executor for NativeExecutor {
             Some(Event::SpawnFailed { reason, .. }) => Err(ExecError::Spawn(reason)),
             _ => Err(ExecError::Io("no exit status from the sandbox".into())),
         }
+    }
+
+    async fn spawn(&self, request: SpawnRequest) -> Result<Spawned, ExecError> {
+        let scope = request
+            .scope
+            .clone()
+            .unwrap_or_else(|| "default".to_string());
+        let sb = self.sandbox(&scope).await?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let io_err = |e: io::Error| ExecError::Io(e.to_string());
+        // With a pty the command's stdin, stdout and stderr are the terminal; otherwise a
+        // stdin pipe and an output pipe.
+        let (output, input, child_in, child_out): (
+            Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+            OwnedFd,
+            OwnedFd,
+        ) = if request.pty {
+            let (master, slave) = crate::pty::open().map_err(io_err)?;
+            let master2 = master.try_clone().map_err(io_err)?;
+            let slave2 = slave.try_clone().map_err(io_err)?;
+            (
+                Box::new(crate::pty::AsyncFdIo::new(master).map_err(io_err)?),
+                Box::new(crate::pty::AsyncFdIo::new(master2).map_err(io_err)?),
+                slave,
+                slave2,
+            )
+        } else {
+            let (out_r, out_w) = nonblocking_pipe().map_err(io_err)?;
+            let (in_r, in_w) = super::sys::pipe().map_err(io_err)?;
+            (
+                Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(out_r).map_err(io_err)?),
+                Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(in_w).map_err(io_err)?),
+                in_r,
+                out_w,
+            )
+        };
+        let (tx, rx) = oneshot::channel();
+        sb.waiters
+            .lock()
+            .map_err(|_| unavailable("sandbox lock poisoned"))?
+            .insert(id, tx);
+        let spec = ExecSpec {
+            id,
+            argv: vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                request.command.clone(),
+            ],
+            cwd: request.cwd.display().to_string(),
+            env: request.env.clone().into_iter().collect(),
+            stdin: true,
+            timeout_ms: request
+                .lifetime
+                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+            pty: request.pty,
+        };
+        let sent = sb.send(
+            &Request::Exec(spec),
+            &[child_in.as_raw_fd(), child_out.as_raw_fd()],
+        );
+        drop(child_in);
+        drop(child_out);
+        if let Err(e) = sent {
+            if let Ok(mut w) = sb.waiters.lock() {
+                w.remove(&id);
+            }
+            return Err(e);
+        }
+        let killer = sb.clone();
+        let keep = sb.clone();
+        Ok(Spawned {
+            output,
+            input,
+            exit: Box::pin(async move {
+                let _keep = keep;
+                match rx.await {
+                    Ok(Event::Exited { code, signal, .. }) => ExitStatus { code, signal },
+                    Ok(Event::SpawnFailed { .. }) => ExitStatus {
+                        code: Some(127),
+                        signal: None,
+                    },
+                    _ => ExitStatus {
+                        code: None,
+                        signal: Some(libc::SIGKILL),
+                    },
+                }
+            }),
+            kill: Box::new(move || {
+                let _ = killer.send(&Request::Kill { id }, &[]);
+            }),
+        })
     }
 }

@@ -585,6 +585,14 @@ fn command(
     unsafe {
         libc::setsid();
     }
+    if spec.pty
+        && let Some(tty) = stdin
+    {
+        // SAFETY: TIOCSCTTY on the terminal we were given, as a new session leader.
+        if unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+            return stage("controlling terminal", io::Error::last_os_error());
+        }
+    }
     let devnull;
     let stdin_fd = match stdin {
         Some(fd) => fd.as_raw_fd(),

@@ -37,6 +37,9 @@ pub struct ExecSpec {
     pub stdin: bool,
     /// Killed after this many milliseconds; `None` = no limit (background jobs).
     pub timeout_ms: Option<u64>,
+    /// The descriptors are a terminal: make it the command's controlling terminal.
+    #[serde(default)]
+    pub pty: bool,
 }
 
 /// Init → host.
@@ -222,6 +225,7 @@ mod tests {
             env: vec![("A".into(), "1".into())],
             stdin: false,
             timeout_ms: Some(5),
+            pty: false,
         };
         let sender = std::thread::spawn(move || {
             send(&a, &Request::Exec(spec), &[w.as_raw_fd()]).unwrap();

@@ -1,2 +1,3 @@
 mod native;
+mod spawn;
 mod support;

@@ -12,6 +12,7 @@ use hermes_core::prompt::{self, PromptParts};
 use hermes_core::truncate::OutputLimits;
 use hermes_core::{Agent, AgentConfig, Provider, ToolRegistry};
 use hermes_llm::{ApiMode, ProviderConfig, RetryPolicy};
+use hermes_sandbox::native::{Helper, NativeConfig, NativeExecutor, Policy};
 use hermes_sandbox::{Executor, LocalExecutor, Unavailable};
 use hermes_store::Store;
 use hermes_tools::fs::FileAccess;
@@ -20,6 +21,13 @@ use hermes_tools::todo::{TodoStore, TodoTool};
 
 use crate::cli::Global;
 use crate::exit::Failure;
+
+/// Changes to the sandbox policy for one `hermes sandbox exec`.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOverrides {
+    pub allow_read: Vec<PathBuf>,
+    pub memory_bytes: Option<u64>,
+}
 
 /// Settings and paths of one run.
 pub struct App {
@@ -130,34 +138,93 @@ impl App {
         hermes_llm::build_provider(cfg).map_err(Failure::usage)
     }
 
-    /// The executor for the `terminal` tool, per `terminal.backend`. Only `local` runs
-    /// anything in this build; every other backend refuses with the reason.
-    pub fn executor(&self) -> Arc<dyn Executor> {
-        let backend = self.config().terminal.backend.as_str();
-        match backend {
+    /// The uid/gid commands run as when hermes runs as root and the workspace belongs to
+    /// root.
+    pub fn sandbox_root_id(&self) -> (u32, u32) {
+        (65534, 65534)
+    }
+
+    /// Home directory inside the native sandbox (a private tmpfs): the same path as the
+    /// user's, so paths the user mentions mean the same inside.
+    fn sandbox_home(&self) -> PathBuf {
+        match home_dir() {
+            Some(h) if h.is_absolute() && h != Path::new("/") => h,
+            _ => PathBuf::from("/home/sandbox"),
+        }
+    }
+
+    /// The native sandbox policy for `workspace`, from config.yaml and `overrides`.
+    pub fn native_policy(&self, workspace: &Path, overrides: &SandboxOverrides) -> Policy {
+        let t = &self.config().terminal;
+        let mut p = Policy::new(workspace.to_path_buf());
+        p.read_only.extend(overrides.allow_read.iter().cloned());
+        p.home = self.sandbox_home();
+        p.limits.memory_bytes = overrides
+            .memory_bytes
+            .unwrap_or(t.container_memory.saturating_mul(1 << 20));
+        p.limits.cpu_percent = (t.container_cpu * 100.0).round().max(0.0) as u64;
+        p
+    }
+
+    /// The executor for the `terminal` tool, per `terminal.backend`.
+    pub fn executor(&self, workspace: &Path) -> Result<Arc<dyn Executor>, Failure> {
+        let backend = self.config().terminal.backend.as_str().to_string();
+        self.executor_for(&backend, workspace, &SandboxOverrides::default())
+    }
+
+    /// An executor for `backend`. A backend that cannot enforce its policy here becomes
+    /// one that refuses every command with the reason — never a weaker fallback.
+    pub fn executor_for(
+        &self,
+        backend: &str,
+        workspace: &Path,
+        overrides: &SandboxOverrides,
+    ) -> Result<Arc<dyn Executor>, Failure> {
+        Ok(match backend {
             "local" => {
                 eprintln!("hermes: warning: {}", hermes_sandbox::local::LOCAL_WARNING);
                 Arc::new(LocalExecutor::new())
             }
-            "native" => Arc::new(Unavailable::new(
-                "native",
-                "the native sandbox (terminal.backend: native, the default) is not available \
-                 in this build, so shell commands are refused rather than run unconfined. To \
-                 run commands directly on this machine as your user, set terminal.backend: \
-                 local in config.yaml (hermes config set terminal.backend local).",
-            )),
+            "native" => {
+                let posture = hermes_sandbox::native::probe::posture();
+                if let Err(reason) = posture.ready() {
+                    return Ok(Arc::new(Unavailable::new(
+                        "native",
+                        format!(
+                            "{reason}. Shell commands are refused rather than run unconfined; \
+                             see `hermes sandbox doctor`."
+                        ),
+                    )));
+                }
+                let helper = Helper::current_exe(crate::SANDBOX_HELPER_ARG).map_err(|e| {
+                    Failure::failed(format!("cannot locate the hermes binary: {e}"))
+                })?;
+                Arc::new(NativeExecutor::new(NativeConfig {
+                    helper,
+                    policy: self.native_policy(workspace, overrides),
+                    start_timeout: Duration::from_secs(20),
+                    root_sandbox_id: self.sandbox_root_id(),
+                    cgroups: posture.cgroups,
+                }))
+            }
             other => Arc::new(Unavailable::new(
                 other,
                 format!(
                     "terminal.backend '{other}' is not available in this build; shell commands \
-                     are refused. Set terminal.backend: local to run them on this machine."
+                     are refused. Use terminal.backend: native (the default)."
                 ),
             )),
-        }
+        })
+    }
+
+    /// The environment commands start with on the configured backend.
+    pub fn command_env(&self) -> BTreeMap<String, String> {
+        let backend = self.config().terminal.backend.as_str().to_string();
+        self.command_env_for(&backend)
     }
 
     /// The environment commands start with: an allowlist, never secrets.
-    pub fn command_env(&self) -> BTreeMap<String, String> {
+    pub fn command_env_for(&self, backend: &str) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
         for name in hermes_sandbox::DEFAULT_ENV_ALLOWLIST {
             if let Ok(v) = std::env::var(name) {
@@ -166,10 +233,15 @@ impl App {
         }
         env.entry("PATH".to_string())
             .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".to_string());
-        if self.config().terminal.backend == "local"
-            && let Some(h) = home_dir()
-        {
-            env.insert("HOME".into(), h.display().to_string());
+        match backend {
+            "local" => {
+                if let Some(h) = home_dir() {
+                    env.insert("HOME".into(), h.display().to_string());
+                }
+            }
+            _ => {
+                env.insert("HOME".into(), self.sandbox_home().display().to_string());
+            }
         }
         for name in &self.config().terminal.env_passthrough {
             if looks_secret(name) || self.loaded.dotenv.contains_key(name) {
@@ -243,7 +315,7 @@ impl App {
             access,
         )));
         reg.register(Arc::new(hermes_tools::terminal::TerminalTool::new(
-            self.executor(),
+            self.executor(workspace)?,
             hermes_tools::terminal::TerminalConfig {
                 workspace: workspace.to_path_buf(),
                 default_timeout: Duration::from_secs(cfg.terminal.timeout),

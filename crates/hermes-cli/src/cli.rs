@@ -74,6 +74,9 @@ pub enum Command {
     /// Show and change settings in config.yaml and .env.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Inspect the execution boundary and run commands through it.
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
     /// Print the version.
     Version,
 }
@@ -145,6 +148,46 @@ pub enum SessionsCmd {
         #[arg(short = 'y', long = "yes")]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCmd {
+    /// Report what this machine enforces (namespaces, Landlock, seccomp, cgroups) and
+    /// check the sandbox by running a command in it.
+    Doctor,
+    /// Run one command exactly as the agent would: `hermes sandbox exec -- CMD [ARGS…]`.
+    Exec(SandboxExecArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxExecArgs {
+    /// Executor to use (default: terminal.backend).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// The writable project directory (default: terminal.cwd, or the current directory).
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+    /// Make this host path visible read-only (repeatable), e.g. a toolchain.
+    #[arg(long = "allow-read", value_name = "PATH")]
+    pub allow_read: Vec<PathBuf>,
+    /// Kill the command after this many seconds.
+    #[arg(long, default_value_t = 180.0)]
+    pub timeout: f64,
+    /// Memory limit, e.g. 256M or 2G (default: terminal.container_memory).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Working directory inside the workspace.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Pass this environment variable through (repeatable; secrets are refused).
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Stop the command when it prints more than this many bytes.
+    #[arg(long = "max-output")]
+    pub max_output: Option<usize>,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -271,6 +314,9 @@ mod tests {
             "hermes config edit",
             "hermes config path",
             "hermes version",
+            "hermes sandbox doctor",
+            "hermes sandbox exec -- true",
+            "hermes sandbox exec --workspace /tmp --allow-read /opt --timeout 5 --memory 256M -- echo hi",
             "hermes --continue",
             "hermes --resume abc chat",
         ] {

@@ -7,6 +7,7 @@ mod cli;
 mod config_cmd;
 mod exit;
 mod render;
+mod sandbox_cmd;
 mod sessions;
 
 use std::process::ExitCode;
@@ -19,7 +20,23 @@ use crate::exit::Failure;
 /// The version printed by `hermes version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The hidden argument that turns this binary into the sandbox helper.
+pub const SANDBOX_HELPER_ARG: &str = "__sandbox-init";
+
 fn main() -> ExitCode {
+    // The sandbox helper: the binary re-executed by the native executor. Nothing else
+    // (no runtime, no parsing) may run before it.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == SANDBOX_HELPER_ARG)
+    {
+        hermes_sandbox::native::helper_main();
+    }
+    // Same-user processes (including commands the agent runs on the `local` backend)
+    // cannot read this process's memory or /proc/PID/environ.
+    if let Err(e) = hermes_sandbox::native::caps::non_dumpable() {
+        eprintln!("hermes: warning: {e}");
+    }
     let args = cli::preprocess_args(std::env::args_os());
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -80,6 +97,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Sessions(cmd)) => sessions::run(&cli.global, cmd),
         Some(Command::Config(cmd)) => config_cmd::run(&cli.global, cmd),
+        Some(Command::Sandbox(cmd)) => sandbox_cmd::run(&cli.global, cmd).await,
         Some(Command::Version) => Ok(ExitCode::SUCCESS),
     }
 }

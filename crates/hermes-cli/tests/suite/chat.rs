@@ -230,22 +230,47 @@ async fn iteration_limit_exits_2() {
     assert_eq!(w.requests().len(), 2);
 }
 
+/// The default backend runs commands in the native sandbox: the workspace is writable,
+/// the host is not visible.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn terminal_refuses_without_a_sandbox_and_runs_with_local() {
+async fn terminal_runs_in_the_native_sandbox_by_default() {
+    let w = World::new().await;
+    let outside = w.home.path().join("outside.txt");
+    std::fs::write(&outside, "host file").unwrap();
+    w.mock.push(Reply::tool_call(
+        "terminal",
+        json!({"command": format!(
+            "echo hi > made.txt; cat {} || echo HOST-HIDDEN; hostname", outside.display()
+        )}),
+    ));
+    w.mock.push(Reply::text("ran"));
+    w.run(&["-z", "run it"]).await.ok();
+    assert_eq!(
+        std::fs::read_to_string(w.work().join("made.txt")).unwrap(),
+        "hi\n"
+    );
+    let result = all_text(&w.requests()[1]);
+    assert!(result.contains("HOST-HIDDEN"), "{result}");
+    assert!(result.contains("hermes-sandbox"), "{result}");
+    assert!(!result.contains("host file"));
+}
+
+/// A backend that cannot run refuses, and says why; `local` runs on the host with a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_backends_refuse_and_local_warns() {
     let w = World::new().await;
     w.mock.push(Reply::tool_call(
         "terminal",
         json!({"command": "echo hi > made.txt"}),
     ));
     w.mock.push(Reply::text("tried"));
-    w.run(&["-z", "run it"]).await.ok();
-    assert!(
-        !w.work().join("made.txt").exists(),
-        "nothing ran without a sandbox"
-    );
+    w.run(&["-c", "terminal.backend=docker", "-z", "run it"])
+        .await
+        .ok();
+    assert!(!w.work().join("made.txt").exists(), "nothing ran");
     let second = all_text(&w.requests()[1]);
     assert!(
-        second.contains("terminal.backend"),
+        second.contains("blocked") && second.contains("docker"),
         "the refusal says why: {second}"
     );
 

@@ -3,5 +3,6 @@ mod config;
 mod files;
 mod interrupt;
 mod resume;
+mod sandbox;
 mod sessions;
 mod support;

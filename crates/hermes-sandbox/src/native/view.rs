@@ -149,56 +149,87 @@ pub fn build(policy: &Policy, workspace_mount: Option<OwnedFd>) -> io::Result<()
         Some("size=8m,mode=0755"),
     )?;
 
-    // Read-only system directories; merged-/usr symlinks (/bin -> usr/bin) stay symlinks.
+    // Everything that is mounted at a path of its own, parents before children (so a
+    // listed directory under /tmp is not hidden by the private /tmp, and the workspace
+    // can live inside home).
+    enum Entry {
+        ReadOnly(PathBuf),
+        Tmpfs(PathBuf, u32, Option<(u32, u32)>),
+        Workspace,
+    }
+    let mut entries: Vec<(usize, u8, Entry)> = Vec::new();
+    let depth = |p: &Path| p.components().count();
+    for p in ["/tmp", "/dev/shm", "/run"] {
+        let p = PathBuf::from(p);
+        entries.push((depth(&p), 0, Entry::Tmpfs(p, 0o1777, None)));
+    }
+    // Home is a private tmpfs, unless it is the workspace (or inside it), where the
+    // workspace itself serves as home.
+    if !policy.home.starts_with(&policy.workspace) {
+        entries.push((
+            depth(&policy.home),
+            0,
+            Entry::Tmpfs(policy.home.clone(), 0o700, Some((policy.uid, policy.gid))),
+        ));
+    }
     for p in &policy.read_only {
-        let src = old_path(p);
-        let target = new_path(p);
-        match std::fs::symlink_metadata(&src) {
-            Ok(m) if m.file_type().is_symlink() && p.parent() == Some(Path::new("/")) => {
-                let link = std::fs::read_link(&src)?;
-                if let Some(parent) = target.parent() {
-                    mkdir_all(parent)?;
+        entries.push((depth(p), 1, Entry::ReadOnly(p.clone())));
+    }
+    entries.push((depth(&policy.workspace), 2, Entry::Workspace));
+    entries.sort_by_key(|(d, k, _)| (*d, *k));
+
+    let mut workspace_mount = workspace_mount;
+    for (_, _, entry) in entries {
+        match entry {
+            // Merged-/usr symlinks (/bin -> usr/bin) stay symlinks.
+            Entry::ReadOnly(p) => {
+                let src = old_path(&p);
+                let target = new_path(&p);
+                match std::fs::symlink_metadata(&src) {
+                    Ok(m) if m.file_type().is_symlink() && p.parent() == Some(Path::new("/")) => {
+                        let link = std::fs::read_link(&src)?;
+                        if let Some(parent) = target.parent() {
+                            mkdir_all(parent)?;
+                        }
+                        std::os::unix::fs::symlink(&link, &target)?;
+                    }
+                    Ok(_) => bind(&src, &target, true)?,
+                    Err(_) => {}
                 }
-                std::os::unix::fs::symlink(&link, &target)?;
             }
-            Ok(_) => bind(&src, &target, true)?,
-            Err(_) => {}
+            Entry::Tmpfs(p, mode, owner) => {
+                let target = new_path(&p);
+                tmpfs(&target, limits.tmpfs_bytes, mode)?;
+                if let Some((uid, gid)) = owner {
+                    chown(&target, uid, gid)?;
+                }
+            }
+            // The workspace, read-write, at its own path.
+            Entry::Workspace => {
+                let ws_target = new_path(&policy.workspace);
+                match workspace_mount.take() {
+                    Some(fd) => {
+                        mkdir_all(&ws_target)?;
+                        sys::move_mount(fd.as_raw_fd(), &ws_target)?;
+                        sys::mount_setattr(
+                            &ws_target,
+                            sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+                            true,
+                        )?;
+                    }
+                    None => bind(&old_path(&policy.workspace), &ws_target, false)?,
+                }
+            }
         }
     }
-
-    // Private scratch space.
-    for p in ["/tmp", "/dev/shm", "/run"] {
-        tmpfs(&new_path(Path::new(p)), limits.tmpfs_bytes, 0o1777)?;
-    }
     let var_run = new_path(Path::new("/var/run"));
-    if !var_run.exists() {
+    if std::fs::symlink_metadata(&var_run).is_err() {
         if let Some(parent) = var_run.parent() {
             mkdir_all(parent)?;
         }
         std::os::unix::fs::symlink("/run", &var_run)?;
     }
-    // Home is a private tmpfs, unless it is the workspace (or inside it), where the
-    // workspace itself serves as home.
-    if !policy.home.starts_with(&policy.workspace) {
-        let home = new_path(&policy.home);
-        tmpfs(&home, limits.tmpfs_bytes, 0o700)?;
-        chown(&home, policy.uid, policy.gid)?;
-    }
 
-    // The workspace, read-write, at its own path.
-    let ws_target = new_path(&policy.workspace);
-    match workspace_mount {
-        Some(fd) => {
-            mkdir_all(&ws_target)?;
-            sys::move_mount(fd.as_raw_fd(), &ws_target)?;
-            sys::mount_setattr(
-                &ws_target,
-                sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
-                true,
-            )?;
-        }
-        None => bind(&old_path(&policy.workspace), &ws_target, false)?,
-    }
     // Git metadata that the host would execute stays read-only.
     for p in &policy.protected {
         if !p.starts_with(&policy.workspace) {

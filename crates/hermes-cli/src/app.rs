@@ -141,7 +141,8 @@ impl App {
     /// The uid/gid commands run as when hermes runs as root and the workspace belongs to
     /// root.
     pub fn sandbox_root_id(&self) -> (u32, u32) {
-        (65534, 65534)
+        let id = self.config().terminal.sandbox_uid;
+        (id, id)
     }
 
     /// Home directory inside the native sandbox (a private tmpfs): the same path as the
@@ -157,7 +158,22 @@ impl App {
     pub fn native_policy(&self, workspace: &Path, overrides: &SandboxOverrides) -> Policy {
         let t = &self.config().terminal;
         let mut p = Policy::new(workspace.to_path_buf());
+        for entry in &t.sandbox_allow_read {
+            let path = match entry.strip_prefix("~/") {
+                Some(rest) => match home_dir() {
+                    Some(h) => h.join(rest),
+                    None => continue,
+                },
+                None => PathBuf::from(entry),
+            };
+            // Only existing, absolute paths; the view cannot show what is not there.
+            if let Ok(real) = path.canonicalize() {
+                p.read_only.push(real);
+            }
+        }
         p.read_only.extend(overrides.allow_read.iter().cloned());
+        p.limits.pids = t.sandbox_pids;
+        p.limits.tmpfs_bytes = t.sandbox_tmpfs_mb.saturating_mul(1 << 20);
         p.home = self.sandbox_home();
         p.limits.memory_bytes = overrides
             .memory_bytes

@@ -74,8 +74,15 @@ async fn exec(global: &Global, args: SandboxExecArgs) -> Result<ExitCode, Failur
         .backend
         .clone()
         .unwrap_or_else(|| app.config().terminal.backend.as_str().to_string());
+    let mut allow_read = Vec::new();
+    for p in &args.allow_read {
+        allow_read.push(
+            p.canonicalize()
+                .map_err(|e| Failure::usage(format!("--allow-read {}: {e}", p.display())))?,
+        );
+    }
     let mut overrides = crate::app::SandboxOverrides {
-        allow_read: args.allow_read.clone(),
+        allow_read,
         memory_bytes: None,
     };
     if let Some(m) = &args.memory {

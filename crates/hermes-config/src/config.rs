@@ -185,6 +185,18 @@ impl Config {
         if self.terminal.container_disk == 0 {
             return err("terminal.container_disk", "must be at least 1 (MB)");
         }
+        if self.terminal.sandbox_pids < 8 {
+            return err("terminal.sandbox_pids", "must be at least 8");
+        }
+        if self.terminal.sandbox_tmpfs_mb == 0 {
+            return err("terminal.sandbox_tmpfs_mb", "must be at least 1 (MB)");
+        }
+        if self.terminal.sandbox_uid == 0 {
+            return err(
+                "terminal.sandbox_uid",
+                "must not be 0: sandboxed commands never run as root",
+            );
+        }
         if self.approvals.timeout == 0 {
             return err("approvals.timeout", "must be at least 1 second");
         }
@@ -504,6 +516,16 @@ pub struct TerminalConfig {
     pub ssh_user: Option<String>,
     pub ssh_port: u16,
     pub ssh_key: Option<String>,
+    /// Native sandbox: host paths made visible read-only (toolchains, SDKs), besides the
+    /// system directories. `~` means the user's home.
+    pub sandbox_allow_read: Vec<String>,
+    /// Native sandbox: when hermes runs as root and the workspace belongs to root,
+    /// commands run as this unprivileged uid (and gid).
+    pub sandbox_uid: u32,
+    /// Native sandbox: processes and threads per sandbox.
+    pub sandbox_pids: u64,
+    /// Native sandbox: size of each private tmpfs (/tmp, /dev/shm, /run, home) in MB.
+    pub sandbox_tmpfs_mb: u64,
 }
 
 impl Default for TerminalConfig {
@@ -530,6 +552,10 @@ impl Default for TerminalConfig {
             ssh_user: None,
             ssh_port: 22,
             ssh_key: None,
+            sandbox_allow_read: Vec::new(),
+            sandbox_uid: 65534,
+            sandbox_pids: 512,
+            sandbox_tmpfs_mb: 512,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! and a whole `terminal` tool call (shell state capture included) on a warm sandbox.
 //! Prints numbers; asserts nothing about them. A failing command stops the bench.
 
+#[allow(dead_code)] // shared with the other benches; this one does not report RSS
 mod support;
 
 use std::collections::BTreeMap;

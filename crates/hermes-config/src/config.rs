@@ -520,7 +520,8 @@ pub struct TerminalConfig {
     /// system directories. `~` means the user's home.
     pub sandbox_allow_read: Vec<String>,
     /// Native sandbox: when hermes runs as root and the workspace belongs to root,
-    /// commands run as this unprivileged uid (and gid).
+    /// commands run as this unprivileged uid (and gid). Not 65534: that is the kernel's
+    /// overflow id, which files of unmapped owners show as inside the sandbox.
     pub sandbox_uid: u32,
     /// Native sandbox: processes and threads per sandbox.
     pub sandbox_pids: u64,
@@ -553,7 +554,7 @@ impl Default for TerminalConfig {
             ssh_port: 22,
             ssh_key: None,
             sandbox_allow_read: Vec::new(),
-            sandbox_uid: 65534,
+            sandbox_uid: 10001,
             sandbox_pids: 512,
             sandbox_tmpfs_mb: 512,
         }

@@ -383,6 +383,52 @@ fn read_events(sock: UnixStream, waiters: Waiters, dead: Arc<Mutex<Option<String
     }
 }
 
+/// Files git reads from a repository's git directory that would make git on the host take
+/// its config and hooks from elsewhere. The sandbox can create them (the git directory
+/// stays writable so commits work), so they are moved aside after every command, before
+/// git on the host can read them.
+const GIT_REDIRECTS: &[&str] = &["commondir"];
+
+/// Moves redirect files planted in the workspace's git directories aside; returns a note
+/// for the command's output when it had to.
+pub fn guard_git(policy: &Policy) -> Option<String> {
+    let mut dirs: Vec<PathBuf> = policy
+        .protected
+        .iter()
+        .filter_map(|p| p.parent().map(std::path::Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut moved = Vec::new();
+    for d in dirs {
+        for name in GIT_REDIRECTS {
+            let p = d.join(name);
+            if std::fs::symlink_metadata(&p).is_ok() {
+                let aside = d.join(format!(
+                    "{name}.blocked-by-hermes-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|t| t.as_secs())
+                        .unwrap_or(0)
+                ));
+                match std::fs::rename(&p, &aside) {
+                    Ok(()) => moved.push(format!("{} (moved to {})", p.display(), aside.display())),
+                    Err(e) => tracing::error!("could not move aside {}: {e}", p.display()),
+                }
+            }
+        }
+    }
+    if moved.is_empty() {
+        return None;
+    }
+    tracing::warn!("blocked git redirection files: {}", moved.join(", "));
+    Some(format!(
+        "\n[hermes: the command created {}, which would make git on the host read another \
+         directory's config and hooks; it was moved aside and not used]\n",
+        moved.join(", ")
+    ))
+}
+
 /// Runs commands in native Linux sandboxes: one sandbox per scope (a conversation), kept
 /// while it is used, so `/tmp` and home persist between the commands of a conversation.
 pub struct NativeExecutor {
@@ -554,6 +600,9 @@ impl Executor for NativeExecutor {
             }
         }
         guard.2 = false;
+        if let Some(note) = guard_git(&self.cfg.policy) {
+            buf.push(note.as_bytes());
+        }
         if cancelled {
             return Err(ExecError::Cancelled);
         }
@@ -649,12 +698,15 @@ impl Executor for NativeExecutor {
         }
         let killer = sb.clone();
         let keep = sb.clone();
+        let policy = self.cfg.policy.clone();
         Ok(Spawned {
             output,
             input,
             exit: Box::pin(async move {
                 let _keep = keep;
-                match rx.await {
+                let status = rx.await;
+                guard_git(&policy);
+                match status {
                     Ok(Event::Exited { code, signal, .. }) => ExitStatus { code, signal },
                     Ok(Event::SpawnFailed { .. }) => ExitStatus {
                         code: Some(127),

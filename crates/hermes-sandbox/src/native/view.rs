@@ -230,7 +230,28 @@ pub fn build(policy: &Policy, workspace_mount: Option<OwnedFd>) -> io::Result<()
         std::os::unix::fs::symlink("/run", &var_run)?;
     }
 
-    // Git metadata that the host would execute stays read-only.
+    // Git directories become mount points of their own, so they cannot be renamed away
+    // and replaced by one with a different config; their hooks and config stay read-only.
+    let mut git_dirs: Vec<PathBuf> = policy
+        .protected
+        .iter()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .filter(|d| d.starts_with(&policy.workspace))
+        .collect();
+    git_dirs.sort();
+    git_dirs.dedup();
+    for d in &git_dirs {
+        let target = new_path(d);
+        if target.is_dir() {
+            sys::mount(
+                Some(&target),
+                &target,
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+        }
+    }
     for p in &policy.protected {
         if !p.starts_with(&policy.workspace) {
             continue;

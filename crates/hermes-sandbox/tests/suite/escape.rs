@@ -535,7 +535,8 @@ impl Fixture {
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         if euid() == 0 {
-            cmd.uid(65534).gid(65534);
+            cmd.uid(super::support::SANDBOX_ID)
+                .gid(super::support::SANDBOX_ID);
         }
         let host_sleep = cmd.spawn().unwrap();
 
@@ -1344,12 +1345,15 @@ a "write .git/info/attributes" 'echo "* filter=x" > .git/info/attributes'"##),
         .setup(restore_git)
         .expect(Expect::Refused)
         .host(HostCheck::GitIntact),
+        // The git directory stays writable (commits work), so the command can write
+        // .git/commondir; the host moves it aside when the command ends, before any git on
+        // the host can read it, and says so.
         Case::new(
             "redirect git's common dir (.git/commondir) to a config the sandbox wrote",
-            sh(r#"a "write .git/commondir" 'mkdir -p evil-@CM@/hooks evil-@CM@/objects evil-@CM@/refs && printf "[core]\n\trepositoryformatversion = 0\n\tfsmonitor = touch /tmp/fsmon-@CM@\n" > evil-@CM@/config && echo ../evil-@CM@ > .git/commondir && git rev-parse --git-common-dir | grep evil && git config core.fsmonitor'"#),
+            "mkdir -p evil-@CM@/hooks evil-@CM@/objects evil-@CM@/refs && printf '[core]\n\trepositoryformatversion = 0\n\tfsmonitor = touch /tmp/fsmon-@CM@\n' > evil-@CM@/config && echo ../evil-@CM@ > .git/commondir && echo \"inside: $(git rev-parse --git-common-dir)\"".to_string(),
         )
         .setup(restore_git)
-        .expect(Expect::Refused)
+        .expect(Expect::Contains("it was moved aside and not used"))
         .host(HostCheck::GitIntact),
         Case::new(
             "move .git away and recreate it with a config the sandbox wrote",
@@ -1365,6 +1369,14 @@ a "write .git/info/attributes" 'echo "* filter=x" > .git/info/attributes'"##),
 /// git case may have got through.
 fn restore_git(fx: &Fixture, _: &str) -> std::io::Result<()> {
     let _ = std::fs::remove_file(fx.ws.join(".git/commondir"));
+    for e in std::fs::read_dir(fx.ws.join(".git"))?.flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with("commondir.blocked-by-hermes-")
+        {
+            std::fs::remove_file(e.path())?;
+        }
+    }
     for e in std::fs::read_dir(&fx.ws)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with("evil-") {

@@ -8,6 +8,9 @@ use hermes_sandbox::native::{Helper, NativeConfig, NativeExecutor, Policy};
 use hermes_sandbox::{ExecOutput, ExecRequest, Executor};
 use tokio_util::sync::CancellationToken;
 
+/// Who commands run as when the tests run as root and the workspace belongs to root.
+pub const SANDBOX_ID: u32 = 10001;
+
 pub fn executor(workspace: &Path) -> NativeExecutor {
     executor_with(Policy::new(workspace.canonicalize().unwrap()))
 }
@@ -20,7 +23,7 @@ pub fn executor_with(policy: Policy) -> NativeExecutor {
         },
         policy,
         start_timeout: Duration::from_secs(20),
-        root_sandbox_id: (65534, 65534),
+        root_sandbox_id: (SANDBOX_ID, SANDBOX_ID),
         cgroups: hermes_sandbox::native::cgroup::detect(),
     })
 }

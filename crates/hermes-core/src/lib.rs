@@ -10,6 +10,7 @@
 //! - [`compress`]: context compression
 //! - [`prompt`]: system prompt assembly and context-file discovery
 //! - [`truncate`]: tool-output caps
+//! - [`redact`]: secret scrubbing (known values, their encodings, credential shapes)
 //! - [`pricing`]: cost estimates
 //! - [`ids`]: session ids and timestamps
 
@@ -20,6 +21,7 @@ pub mod message;
 pub mod pricing;
 pub mod prompt;
 pub mod provider;
+pub mod redact;
 pub mod schema;
 pub mod session;
 pub mod tool;

@@ -16,6 +16,7 @@ use crate::compress::{self, CompressionConfig};
 use crate::message::{Message, Role, ToolCall, Usage};
 use crate::pricing::PriceTable;
 use crate::provider::{Accumulator, ChatRequest, Completion, Provider, ProviderError};
+use crate::redact::Redactor;
 use crate::schema;
 use crate::session::{CallRecord, NewSession, SessionStore, SessionStoreError};
 use crate::tool::{ToolContext, ToolError, ToolRegistry};
@@ -181,6 +182,7 @@ pub struct Agent {
     pricing: PriceTable,
     config: AgentConfig,
     compaction_notes: Vec<CompactionNote>,
+    redactor: Option<Arc<Redactor>>,
 }
 
 type Events<'a> = &'a UnboundedSender<AgentEvent>;
@@ -205,6 +207,7 @@ impl Agent {
             pricing,
             config,
             compaction_notes: Vec::new(),
+            redactor: None,
         }
     }
 
@@ -212,6 +215,21 @@ impl Agent {
     pub fn with_compaction_note(mut self, note: CompactionNote) -> Agent {
         self.compaction_notes.push(note);
         self
+    }
+
+    /// Scrubs secrets from every tool result before it is capped, committed, sent to
+    /// the model and reported in [`AgentEvent::ToolFinished`]. Without one, tool output
+    /// passes unchanged (`security.redact_secrets: false`).
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Agent {
+        self.redactor = Some(redactor);
+        self
+    }
+
+    fn scrub(&self, text: String) -> String {
+        match &self.redactor {
+            Some(r) => r.scrub_string(text),
+            None => text,
+        }
     }
 
     pub fn provider(&self) -> &Arc<dyn Provider> {
@@ -512,13 +530,20 @@ impl Agent {
                 futures::future::join_all(batch.iter().map(|c| self.run_one(c, &ctx))).await;
             for (call, (result, duration)) in batch.iter().zip(results) {
                 let (output, is_error) = match result {
-                    Ok(out) => (cap_output(&out, &self.config.output_limits), false),
+                    Ok(out) => (
+                        cap_output(&self.scrub(out), &self.config.output_limits),
+                        false,
+                    ),
                     Err(ToolError::RespondToModel(msg)) => (
-                        cap_output(&format!("Error: {msg}"), &self.config.output_limits),
+                        cap_output(
+                            &format!("Error: {}", self.scrub(msg)),
+                            &self.config.output_limits,
+                        ),
                         true,
                     ),
                     Err(ToolError::Cancelled) => ("Error: cancelled by the user".to_string(), true),
                     Err(ToolError::Fatal(msg)) => {
+                        let msg = self.scrub(msg);
                         // Keep the transcript well-formed before giving up.
                         self.push(
                             session,

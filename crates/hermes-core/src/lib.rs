@@ -7,6 +7,7 @@
 //! - [`schema`]: argument validation against a tool's JSON Schema
 //! - [`session`]: the `SessionStore` trait the agent commits through
 //! - [`agent`]: `Agent::run_turn`, events and outcomes
+//! - [`approval`]: which shell commands run, are refused, or need the user's approval
 //! - [`compress`]: context compression
 //! - [`prompt`]: system prompt assembly and context-file discovery
 //! - [`truncate`]: tool-output caps
@@ -15,6 +16,7 @@
 //! - [`ids`]: session ids and timestamps
 
 pub mod agent;
+pub mod approval;
 pub mod compress;
 pub mod ids;
 pub mod message;

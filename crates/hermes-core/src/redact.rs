@@ -801,7 +801,6 @@ enum Check {
 
 struct Shape {
     regex: Regex,
-    group: usize,
     mask: Mask,
     check: Check,
 }
@@ -815,113 +814,108 @@ static SHAPES: LazyLock<Shapes> = LazyLock::new(Shapes::compile);
 
 const PRIVATE_KEY: &str = "[REDACTED PRIVATE KEY]";
 
-/// `(name, pattern, secret group, mask, check)`.
-fn shape_specs() -> Vec<(&'static str, String, usize, Mask, Check)> {
-    // ASCII word boundary: stays in the fast DFA engines on any input.
-    const B: &str = r"(?-u:\b)";
-    let q = r#"[\\"']*"#; // optional quotes around a name, also JSON-escaped ones
+/// `(name, pattern, mask, check)`. The secret is the group named `s` (for assignments:
+/// `dq`, `sq` or `bare`).
+fn shape_specs() -> Vec<(&'static str, String, Mask, Check)> {
+    // Start of a token: start of text, a non-word character, or a JSON escape such as
+    // `\n` (tool results are JSON, so a line break before a token is `\` + `n`, and a
+    // plain `\b` would see no boundary there).
+    const B: &str = r"(?:\\[nrt]|[^A-Za-z0-9_]|^)";
+    // End of a token.
+    const E: &str = r"(?:[^A-Za-z0-9_]|$)";
+    // Optional quotes around a name, JSON-escaped ones included.
+    const Q: &str = r#"[\\"']*"#;
+    let p = Mask::Partial;
     vec![
         (
             "private key block",
-            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----".into(),
-            0,
+            r"(?P<s>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)".into(),
             Mask::Fixed(PRIVATE_KEY),
             Check::None,
         ),
         (
             // A block cut off by truncation: the base64 body up to the end.
             "private key block (unterminated)",
-            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s]|\\[nr])*".into(),
-            0,
+            r"(?P<s>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s]|\\[nr])*)".into(),
             Mask::Fixed(PRIVATE_KEY),
             Check::None,
         ),
-        ("anthropic key", format!("{B}sk-ant-[A-Za-z0-9_-]{{20,}}"), 0, Mask::Partial, Check::DigitAndLetter),
-        ("openrouter key", format!("{B}sk-or-[A-Za-z0-9_-]{{20,}}"), 0, Mask::Partial, Check::DigitAndLetter),
-        ("openai key", format!("{B}sk-[A-Za-z0-9_-]{{20,}}"), 0, Mask::Partial, Check::Mixed),
-        ("github token", format!("{B}gh[pousr]_[A-Za-z0-9]{{30,}}"), 0, Mask::Partial, Check::None),
-        ("github fine-grained token", format!("{B}github_pat_[A-Za-z0-9_]{{30,}}"), 0, Mask::Partial, Check::None),
-        ("gitlab token", format!("{B}glpat-[A-Za-z0-9_.-]{{20,}}"), 0, Mask::Partial, Check::None),
-        ("slack token", format!("{B}xox[abposre]-[A-Za-z0-9-]{{10,}}"), 0, Mask::Partial, Check::DigitAndLetter),
-        ("slack app token", format!("{B}xapp-[A-Za-z0-9-]{{10,}}"), 0, Mask::Partial, Check::DigitAndLetter),
+        ("anthropic key", format!("{B}(?P<s>sk-ant-[A-Za-z0-9_-]{{20,}})"), p, Check::DigitAndLetter),
+        ("openrouter key", format!("{B}(?P<s>sk-or-[A-Za-z0-9_-]{{20,}})"), p, Check::DigitAndLetter),
+        ("openai key", format!("{B}(?P<s>sk-[A-Za-z0-9_-]{{20,}})"), p, Check::Mixed),
+        ("github token", format!("{B}(?P<s>gh[pousr]_[A-Za-z0-9]{{30,}})"), p, Check::None),
+        ("github fine-grained token", format!("{B}(?P<s>github_pat_[A-Za-z0-9_]{{30,}})"), p, Check::None),
+        ("gitlab token", format!("{B}(?P<s>glpat-[A-Za-z0-9_.-]{{20,}})"), p, Check::None),
+        ("slack token", format!("{B}(?P<s>xox[abposre]-[A-Za-z0-9-]{{10,}})"), p, Check::DigitAndLetter),
+        ("slack app token", format!("{B}(?P<s>xapp-[A-Za-z0-9-]{{10,}})"), p, Check::DigitAndLetter),
         (
             "slack webhook",
-            r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9/_-]{20,})".into(),
-            1,
+            r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9/_-]{20,})".into(),
             Mask::Full,
             Check::None,
         ),
-        ("aws access key id", format!("{B}(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{{16}}{B}"), 0, Mask::Partial, Check::None),
+        ("aws access key id", format!("{B}(?P<s>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{{16}}){E}"), p, Check::None),
         (
             "aws secret access key",
-            format!(r"(?i)aws_?secret_?access_?key{q}[ \t]*[:=][ \t]*{q}([A-Za-z0-9/+=]{{40}})"),
-            1,
-            Mask::Partial,
+            format!(r"(?i)aws_?secret_?access_?key{Q}[ \t]*[:=][ \t]*{Q}(?P<s>[A-Za-z0-9/+=]{{40}})"),
+            p,
             Check::None,
         ),
-        ("google api key", format!("{B}AIza[0-9A-Za-z_-]{{35}}"), 0, Mask::Partial, Check::None),
-        ("stripe key", format!("{B}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{{16,}}"), 0, Mask::Partial, Check::None),
-        ("stripe webhook secret", format!("{B}whsec_[A-Za-z0-9+/=]{{24,}}"), 0, Mask::Partial, Check::None),
+        ("google api key", format!("{B}(?P<s>AIza[0-9A-Za-z_-]{{35}})"), p, Check::None),
+        ("stripe key", format!("{B}(?P<s>(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{{16,}})"), p, Check::None),
+        ("stripe webhook secret", format!("{B}(?P<s>whsec_[A-Za-z0-9+/=]{{24,}})"), p, Check::None),
         (
             // `bot123456789:AA…` in API URLs has no word boundary before the digits.
             "telegram bot token",
-            r"(?:^|[^0-9])([0-9]{8,10}:[A-Za-z0-9_-]{35})".into(),
-            1,
-            Mask::Partial,
+            r"(?:^|[^0-9])(?P<s>[0-9]{8,10}:[A-Za-z0-9_-]{35})".into(),
+            p,
             Check::None,
         ),
         (
             "jwt",
-            format!(r"{B}eyJ[A-Za-z0-9_-]{{10,}}\.eyJ[A-Za-z0-9_-]{{10,}}\.[A-Za-z0-9_-]*"),
-            0,
-            Mask::Partial,
+            format!(r"{B}(?P<s>eyJ[A-Za-z0-9_-]{{10,}}\.eyJ[A-Za-z0-9_-]{{10,}}\.[A-Za-z0-9_-]*)"),
+            p,
             Check::None,
         ),
         (
             "authorization header",
             format!(
-                r"(?i)authorization{q}[ \t]*[:=][ \t]*{q}(?:(?:bearer|basic|token|bot|digest|apikey|sso-key|negotiate)[ \t]+)?([A-Za-z0-9._~+/=:-]{{8,}})"
+                r"(?i)authorization{Q}[ \t]*[:=][ \t]*{Q}(?:(?:bearer|basic|token|bot|digest|apikey|sso-key|negotiate)[ \t]+)?(?P<s>[A-Za-z0-9._~+/=:-]{{8,}})"
             ),
-            1,
-            Mask::Partial,
+            p,
             Check::NotPlaceholder,
         ),
         (
             "bearer token",
-            format!(r"(?i){B}bearer[ \t]+([A-Za-z0-9._~+/-]{{16,}}=*)"),
-            1,
-            Mask::Partial,
+            format!(r"(?i){B}bearer[ \t]+(?P<s>[A-Za-z0-9._~+/-]{{16,}}=*)"),
+            p,
             Check::DigitAndLetter,
         ),
         (
             "url password",
-            format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>\\]*:([^\s/?#@"'<>\\]+)@"#),
-            1,
+            format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>\\]*:(?P<s>[^\s/?#@"'<>\\]+)@"#),
             Mask::Full,
             Check::NotPlaceholder,
         ),
         (
             "url token",
-            format!(r"{B}https?://([A-Za-z0-9_-]{{16,}})@"),
-            1,
-            Mask::Partial,
+            format!(r"{B}https?://(?P<s>[A-Za-z0-9_-]{{16,}})@"),
+            p,
             Check::DigitAndLetter,
         ),
         (
             "sensitive query parameter",
-            r#"(?i)[?&;](?:access_token|refresh_token|id_token|auth_token|token|api_key|apikey|api-key|key|password|passwd|pwd|secret|client_secret|signature|sig|code|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=([^&#\s"'<>\\]+)"#.into(),
-            1,
-            Mask::Partial,
+            r#"(?i)[?&;](?:access_token|refresh_token|id_token|auth_token|token|api_key|apikey|api-key|key|password|passwd|pwd|secret|client_secret|signature|sig|code|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=(?P<s>[^&#\s"'<>\\]+)"#.into(),
+            p,
             Check::NotPlaceholder,
         ),
         (
             // The name must contain a secret-ish word; `name_looks_secret` decides.
             "secret assignment",
             format!(
-                r#"(?P<name>(?i:[A-Za-z0-9_.-]*(?:token|secret|pass|key|credential|auth|cookie|webhook|pat)[A-Za-z0-9_.-]*)){q}[ \t]*(?::=|=>|[:=])[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|(?P<bare>[^\s"'\\,;&<>{{}}()\[\]`]+))"#
+                r#"(?:\\[nrt]|[^A-Za-z0-9_.-]|^)(?P<name>(?i:[A-Za-z0-9_.-]*(?:token|secret|pass|key|credential|auth|cookie|webhook|pat)[A-Za-z0-9_.-]*)){Q}[ \t]*(?::=|=>|[:=])[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|(?P<bare>[^\s"'\\,;&<>{{}}()\[\]`]+))"#
             ),
-            0,
-            Mask::Partial,
+            p,
             Check::Assignment,
         ),
     ]
@@ -930,14 +924,9 @@ fn shape_specs() -> Vec<(&'static str, String, usize, Mask, Check)> {
 impl Shapes {
     fn compile() -> Shapes {
         let mut shapes = Vec::new();
-        for (name, pattern, group, mask, check) in shape_specs() {
+        for (name, pattern, mask, check) in shape_specs() {
             match Regex::new(&pattern) {
-                Ok(regex) => shapes.push(Shape {
-                    regex,
-                    group,
-                    mask,
-                    check,
-                }),
+                Ok(regex) => shapes.push(Shape { regex, mask, check }),
                 Err(e) => tracing::error!("secret shape '{name}' does not compile: {e}"),
             }
         }
@@ -989,7 +978,7 @@ impl Shape {
             };
             return Some((value.start(), value.end(), mask));
         }
-        let m = caps.get(self.group)?;
+        let m = caps.name("s")?;
         let s = m.as_str();
         if already_masked(s) {
             return None;
@@ -1092,6 +1081,27 @@ mod tests {
         assert_eq!(SHAPES.set.len(), shape_specs().len());
     }
 
+    const VENDOR_TOKENS: &[&str] = &[
+        "sk-ant-api03-abcdefghijklmnop1234567890ABCDEFGH_-xyz",
+        "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+        "gho_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+        "ghu_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+        "ghs_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+        "ghr_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+        "glpat-xYz12AbCdEfGhIjKlMnO",
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "xoxp-123456789012-1234567890123-AbCdEfGhIjKl",
+        "xapp-1-A0123456789-1234567890123-abcdef0123456789",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ASIAY34FZKBOKMUTVV7A",
+        "AIzaSyA-1234567890abcdefghijklmnopqrstu",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "rk_live_51H8abcdefghijklmnopqrstu",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ];
+
     #[test]
     fn vendor_prefixes_are_masked_hermes_style() {
         let r = shapes();
@@ -1100,30 +1110,37 @@ mod tests {
         assert_eq!(out, "key is sk-pro…1234 ok");
         let legacy = "sk-T3BlbkFJa1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8";
         gone(&r, legacy, legacy);
-        for secret in [
-            "sk-ant-api03-abcdefghijklmnop1234567890ABCDEFGH_-xyz",
-            "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-            "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
-            "gho_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
-            "ghu_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
-            "ghs_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
-            "ghr_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
-            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
-            "glpat-xYz12AbCdEfGhIjKlMnO",
-            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
-            "xoxp-123456789012-1234567890123-AbCdEfGhIjKl",
-            "xapp-1-A0123456789-1234567890123-abcdef0123456789",
-            "AKIAIOSFODNN7EXAMPLE",
-            "ASIAY34FZKBOKMUTVV7A",
-            "AIzaSyA-1234567890abcdefghijklmnopqrstu",
-            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
-            "rk_live_51H8abcdefghijklmnopqrstu",
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        ] {
+        for secret in VENDOR_TOKENS {
             let out = gone(&r, &format!("x {secret} y"), secret);
             assert!(out.contains('…'), "long tokens keep 6 + 4: {out}");
             assert!(out.starts_with("x ") && out.ends_with(" y"), "{out}");
         }
+    }
+
+    /// Tool results are JSON: a line break before a token is `\` + `n`.
+    #[test]
+    fn shapes_inside_json_tool_results() {
+        let r = shapes();
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlMTIz";
+        for secret in VENDOR_TOKENS.iter().chain(&[jwt]) {
+            let output = format!("line one\n{secret}\nline three");
+            let json = serde_json::json!({"output": output, "exit_code": 0}).to_string();
+            assert!(json.contains("\\n"), "{json}");
+            gone(&r, &json, secret);
+        }
+        for (text, secret) in [
+            (
+                "ok\nOPENAI_API_KEY=abc123def456ghi789jkl",
+                "abc123def456ghi789jkl",
+            ),
+            ("ok\npassword: hunter2hunter2", "hunter2hunter2"),
+            ("ok\nhttps://u:pw123456@host/x", "pw123456"),
+        ] {
+            let json = serde_json::json!({"output": text}).to_string();
+            gone(&r, &json, secret);
+        }
+        // The escape is not part of the name: `\nprimary_key` is still `primary_key`.
+        kept(&r, r#"{"output":"x\nprimary_key: created_at9"}"#);
     }
 
     #[test]

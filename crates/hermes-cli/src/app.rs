@@ -9,6 +9,7 @@ use hermes_config::{Config, Env, HermesHome, LoadedConfig, ResolvedModel};
 use hermes_core::compress::CompressionConfig;
 use hermes_core::pricing::{Price, PriceTable};
 use hermes_core::prompt::{self, PromptParts};
+use hermes_core::redact::{self, Redactor};
 use hermes_core::truncate::OutputLimits;
 use hermes_core::{Agent, AgentConfig, Provider, ToolRegistry};
 use hermes_llm::{ApiMode, ProviderConfig, RetryPolicy};
@@ -423,7 +424,7 @@ impl App {
         store: Arc<Store>,
         workspace: &Path,
     ) -> Agent {
-        Agent::new(
+        let agent = Agent::new(
             provider,
             tools,
             store,
@@ -432,7 +433,50 @@ impl App {
         )
         .with_compaction_note(Arc::new(move |lineage: &str| {
             todos.format_for_injection(lineage)
-        }))
+        }));
+        match self.redactor() {
+            Some(r) => agent.with_redactor(r),
+            None => agent,
+        }
+    }
+
+    /// What tool output is scrubbed of before the model, `state.db` or the screen see
+    /// it: every `.env` value, the resolved provider keys (the primary, every
+    /// `providers` entry — so `--provider` is covered — and the fallbacks) and process
+    /// variables whose names look secret. `None` when `security.redact_secrets: false`:
+    /// as in Hermes, that turns scrubbing off entirely, and anything a command prints —
+    /// provider keys included — then reaches the model and the transcript verbatim.
+    pub fn redactor(&self) -> Option<Arc<Redactor>> {
+        let cfg = self.config();
+        if !cfg.security.redact_secrets {
+            return None;
+        }
+        let mut b = Redactor::builder();
+        for (name, value) in &self.loaded.dotenv {
+            b.env(name, value);
+        }
+        for (name, value) in std::env::vars_os() {
+            if let (Some(n), Some(v)) = (name.to_str(), value.to_str())
+                && redact::name_looks_secret(n)
+            {
+                b.named(n, v);
+            }
+        }
+        // Keys from config.yaml, or from variables named by `key_env` (any name).
+        let mut models: Vec<ResolvedModel> =
+            hermes_config::resolve_model(cfg, &self.env, None, None)
+                .into_iter()
+                .collect();
+        for name in cfg.providers.keys() {
+            models.extend(hermes_config::resolve_model(cfg, &self.env, None, Some(name)).ok());
+        }
+        models.extend(hermes_config::resolve_fallbacks(cfg, &self.env).0);
+        for m in &models {
+            if let Some(key) = &m.api_key {
+                b.named(&format!("{}.api_key", m.provider), key);
+            }
+        }
+        Some(Arc::new(b.build()))
     }
 }
 

@@ -6,6 +6,7 @@ mod chat;
 mod cli;
 mod config_cmd;
 mod exit;
+mod logging;
 mod render;
 mod sandbox_cmd;
 mod sessions;
@@ -102,7 +103,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
-/// Logs go to stderr. `HERMES_LOG` (or `RUST_LOG`) sets the filter; `-v` raises the level.
+/// Logs go to stderr, scrubbed of credential shapes (see [`logging`]). `HERMES_LOG` (or
+/// `RUST_LOG`) sets the filter; `-v` raises the level.
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
@@ -116,7 +118,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(logging::ScrubbedStderr::default())
         .with_target(false)
         .without_time()
         .try_init();

@@ -2,6 +2,7 @@ mod chat;
 mod config;
 mod files;
 mod interrupt;
+mod redaction;
 mod resume;
 mod sandbox;
 mod sessions;

@@ -37,6 +37,12 @@
 //! on timeout, and `exit_code_meaning` for the usual "non-zero but fine" statuses.
 //! Background processes and PTY mode are not offered by this executor yet; such calls get
 //! an error result saying so.
+//!
+//! With [`TerminalTool::with_approvals`], every command passes the approval policy
+//! ([`hermes_core::approval`]) after its arguments are validated and before the executor
+//! sees it. A refusal is Hermes' blocked result (`"status": "blocked"`, `"error":
+//! "Command denied: …"`); a command the user (or the approval model) approved after
+//! being asked carries an `"approval"` note.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
@@ -46,6 +52,7 @@ use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use hermes_core::approval::Approvals;
 use hermes_core::{Tool, ToolContext, ToolError, ToolSpec};
 use hermes_sandbox::{ExecError, ExecOutput, ExecRequest, Executor};
 use serde::Serialize;
@@ -114,6 +121,7 @@ pub struct TerminalTool {
     executor: Arc<dyn Executor>,
     cfg: TerminalConfig,
     shells: StdMutex<HashMap<String, Arc<Mutex<ShellState>>>>,
+    approvals: Option<Arc<Approvals>>,
 }
 
 /// Foreground result in Hermes' key order.
@@ -124,6 +132,8 @@ struct CommandResult {
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code_meaning: Option<&'static str>,
     #[serde(rename = "_warning", skip_serializing_if = "Option::is_none")]
@@ -137,6 +147,7 @@ impl CommandResult {
             exit_code: -1,
             error: Some(error),
             status,
+            approval: None,
             exit_code_meaning: None,
             warning: None,
         }
@@ -157,7 +168,14 @@ impl TerminalTool {
             executor,
             cfg,
             shells: StdMutex::new(HashMap::new()),
+            approvals: None,
         }
+    }
+
+    /// Checks every command against `approvals` before it runs.
+    pub fn with_approvals(mut self, approvals: Arc<Approvals>) -> TerminalTool {
+        self.approvals = Some(approvals);
+        self
     }
 
     pub fn config(&self) -> &TerminalConfig {
@@ -285,6 +303,16 @@ impl TerminalTool {
             .to_json());
         }
 
+        let approval = match &self.approvals {
+            Some(approvals) => match approvals.check(&ctx.lineage_id, &command).await {
+                Ok(allowed) => allowed.note(),
+                Err(refused) => {
+                    return Ok(CommandResult::refused(refused.message, Some("blocked")).to_json());
+                }
+            },
+            None => None,
+        };
+
         let shell = self.shell(&ctx.lineage_id);
         let mut state = shell.lock().await;
         let mut warnings = Vec::new();
@@ -358,7 +386,7 @@ impl TerminalTool {
         }
         drop(state);
 
-        let result = self.render(
+        let mut result = self.render(
             &command,
             &out,
             parsed.output,
@@ -366,6 +394,7 @@ impl TerminalTool {
             exec_cap,
             warnings,
         );
+        result.approval = approval;
         Ok(result.to_json())
     }
 
@@ -397,6 +426,7 @@ impl TerminalTool {
             exit_code,
             error: None,
             status: None,
+            approval: None,
             exit_code_meaning: interpret_exit_code(command, exit_code),
             warning: (!warnings.is_empty()).then(|| warnings.join(" ")),
         }
@@ -416,6 +446,8 @@ impl Tool for TerminalTool {
 
 /// Validates a `workdir` argument: Hermes' character allowlist, absolute, an existing
 /// directory inside the workspace. Returns the directory to run in.
+// The error is the call's result, built at most once per call; boxing it buys nothing.
+#[allow(clippy::result_large_err)]
 fn check_workdir(workdir: &str, workspace: &Path) -> Result<PathBuf, CommandResult> {
     let blocked = |msg: String| CommandResult::refused(msg, Some("blocked"));
     if let Some(bad) = workdir.chars().find(|c| !workdir_char_ok(*c)) {

@@ -1,6 +1,7 @@
 //! One module per tool. More modules (the file tools, session_search) are declared here
 //! by their owners.
 
+mod approvals;
 mod files;
 mod memory;
 mod patch;

@@ -163,19 +163,10 @@ impl PriceTable {
 }
 
 /// Loopback endpoints (`localhost`, `127.x`, `::1`, `0.0.0.0`): local models cost nothing.
+/// Parsed the way the HTTP client parses it, so a URL that merely looks local (a user name
+/// of `localhost`, `127.0.0.1.nip.io`) is not free.
 pub fn is_local_url(url: &str) -> bool {
-    let rest = url
-        .trim_start_matches("http://")
-        .trim_start_matches("https://");
-    let host = if let Some(v6) = rest.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        rest.split(['/', ':']).next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.starts_with("127.")
-        || host == "::1"
-        || host == "0.0.0.0"
+    hermes_config::is_local_endpoint(url)
 }
 
 #[cfg(test)]
@@ -240,5 +231,7 @@ mod tests {
         );
         assert!(is_local_url("http://[::1]:8080/v1"));
         assert!(is_local_url("http://LOCALHOST/v1"));
+        assert!(!is_local_url("http://localhost:pw@api.openai.com/v1"));
+        assert!(!is_local_url("https://127.0.0.1.nip.io/v1"));
     }
 }

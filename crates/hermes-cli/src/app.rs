@@ -303,10 +303,13 @@ impl App {
 
     /// The built-in tools, minus `agent.disabled_toolsets`, and the todo store (whose
     /// list is carried across context compression).
+    /// Shell commands pass the approval policy; `approver` answers its prompts (without
+    /// one, commands that need approval are refused).
     pub fn tools(
         &self,
         workspace: &Path,
         store: Arc<Store>,
+        approver: Option<Arc<dyn hermes_core::approval::Approver>>,
     ) -> Result<(ToolRegistry, Arc<TodoStore>), Failure> {
         let cfg = self.config();
         let access = FileAccess::new(workspace, vec![self.home.root().to_path_buf()])
@@ -331,18 +334,21 @@ impl App {
         reg.register(Arc::new(hermes_tools::search_files::SearchFilesTool::new(
             access,
         )));
-        reg.register(Arc::new(hermes_tools::terminal::TerminalTool::new(
-            self.executor(workspace)?,
-            hermes_tools::terminal::TerminalConfig {
-                workspace: workspace.to_path_buf(),
-                default_timeout: Duration::from_secs(cfg.terminal.timeout),
-                max_foreground_timeout: Duration::from_secs(
-                    env_secs(&self.env, "TERMINAL_MAX_FOREGROUND_TIMEOUT").unwrap_or(600),
-                ),
-                max_output_bytes: to_usize(cfg.tool_output.max_bytes),
-                base_env: self.command_env(),
-            },
-        )));
+        reg.register(Arc::new(
+            hermes_tools::terminal::TerminalTool::new(
+                self.executor(workspace)?,
+                hermes_tools::terminal::TerminalConfig {
+                    workspace: workspace.to_path_buf(),
+                    default_timeout: Duration::from_secs(cfg.terminal.timeout),
+                    max_foreground_timeout: Duration::from_secs(
+                        env_secs(&self.env, "TERMINAL_MAX_FOREGROUND_TIMEOUT").unwrap_or(600),
+                    ),
+                    max_output_bytes: to_usize(cfg.tool_output.max_bytes),
+                    base_env: self.command_env(),
+                },
+            )
+            .with_approvals(crate::approve::approvals(self, approver)),
+        ));
         let todos = Arc::new(TodoStore::new());
         reg.register(Arc::new(TodoTool::new(todos.clone())));
         if cfg.memory.memory_enabled || cfg.memory.user_profile_enabled {

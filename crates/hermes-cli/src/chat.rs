@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use hermes_core::approval::Approver;
 use hermes_core::{Agent, AgentError, Session, TurnOutcome};
 use hermes_store::Store;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -70,12 +71,17 @@ struct Chat {
 }
 
 impl Chat {
-    fn new(global: &Global, source: &'static str) -> Result<Chat, Failure> {
+    /// `approver` answers command approval prompts; without one they are refused.
+    fn new(
+        global: &Global,
+        source: &'static str,
+        approver: Option<Arc<dyn Approver>>,
+    ) -> Result<Chat, Failure> {
         let app = App::load(global)?;
         let store = app.open_store()?;
         let workspace = app.workspace()?;
         let provider = app.provider(global)?;
-        let (tools, todos) = app.tools(&workspace, store.clone())?;
+        let (tools, todos) = app.tools(&workspace, store.clone(), approver)?;
         let agent = app.agent(provider, tools, todos, store.clone(), &workspace);
         Ok(Chat {
             app,
@@ -197,7 +203,9 @@ async fn single(
         return Err(Failure::usage("the prompt is empty"));
     }
     let mut interrupts = Interrupts::install();
-    let chat = Chat::new(global, if oneshot { "oneshot" } else { "cli" })?;
+    // `-z` never asks (Hermes bypasses approvals there; here an ask is a denial).
+    let approver = if oneshot { None } else { terminal_approver() };
+    let chat = Chat::new(global, if oneshot { "oneshot" } else { "cli" }, approver)?;
     let mut session = chat.initial_session(global)?;
     let mut renderer = if quiet {
         Renderer::silent()
@@ -244,6 +252,13 @@ async fn single(
     }
 }
 
+/// The terminal approval prompt, when somebody is at a terminal to answer it (stdin and
+/// stderr are terminals); otherwise none, and commands that need approval are refused.
+fn terminal_approver() -> Option<Arc<dyn Approver>> {
+    (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+        .then(|| Arc::new(crate::approve::TerminalApprover::new()) as Arc<dyn Approver>)
+}
+
 /// Marks a session ended; failures are only logged (the messages are already committed).
 fn close(store: &Store, id: &str, reason: &str) {
     if let Err(e) = hermes_core::SessionStore::end_session(store, id, reason) {
@@ -271,7 +286,7 @@ Ctrl-C stops the current answer; the session keeps everything up to that point."
 /// The REPL.
 async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
     let mut interrupts = Interrupts::install();
-    let chat = Chat::new(global, "cli")?;
+    let chat = Chat::new(global, "cli", terminal_approver())?;
     let mut session = chat.initial_session(global)?;
     let tty = std::io::stdin().is_terminal();
     let info = chat.agent.provider().info().clone();

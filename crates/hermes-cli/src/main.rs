@@ -2,6 +2,7 @@
 //! wired together (config → provider, store, executor, tools → agent).
 
 mod app;
+mod approve;
 mod chat;
 mod cli;
 mod config_cmd;

@@ -1,3 +1,4 @@
+mod approvals;
 mod chat;
 mod config;
 mod files;

@@ -717,14 +717,15 @@ impl Agent {
         next.usage = session.usage;
         next.cost_usd = session.cost_usd;
         next.api_calls = session.api_calls;
+        // One atomic step: the child session with its messages exists and the parent is
+        // ended, or nothing changed.
         let record = self.new_session_record(&next, Some(old_id.clone()));
-        self.with_store(move |s| s.create_session(&record)).await?;
-        for m in messages {
-            self.push(&mut next, m).await?;
-        }
-        let ended = old_id.clone();
-        self.with_store(move |s| s.end_session(&ended, "compression"))
-            .await?;
+        let (parent, committed) = (old_id.clone(), messages.clone());
+        self.with_store(move |s| {
+            s.rotate_session(&record, &committed, Some(plan.head), &parent, "compression")
+        })
+        .await?;
+        next.messages = messages;
         *session = next;
         emit(
             events,

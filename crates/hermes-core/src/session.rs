@@ -50,6 +50,25 @@ pub trait SessionStore: Send + Sync {
     -> Result<i64, SessionStoreError>;
     fn record_call(&self, session_id: &str, call: &CallRecord) -> Result<(), SessionStoreError>;
     fn end_session(&self, session_id: &str, reason: &str) -> Result<(), SessionStoreError>;
+
+    /// Continues a conversation in a new session (context compression): creates `child`
+    /// with `messages` (`summary_index` marks the compaction summary) and ends `parent`
+    /// with `reason`. Stores should do this atomically; this default is not.
+    fn rotate_session(
+        &self,
+        child: &NewSession,
+        messages: &[Message],
+        summary_index: Option<usize>,
+        parent: &str,
+        reason: &str,
+    ) -> Result<(), SessionStoreError> {
+        let _ = summary_index;
+        self.create_session(child)?;
+        for m in messages {
+            self.append_message(&child.id, m)?;
+        }
+        self.end_session(parent, reason)
+    }
 }
 
 /// A `SessionStore` that keeps everything in memory.

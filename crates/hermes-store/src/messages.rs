@@ -1,6 +1,7 @@
 //! Message rows: appending (with the session counters, in one transaction), reading a
 //! transcript, rebuilding a conversation for resume, and anchored windows for search.
 
+use rusqlite::Transaction;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -9,7 +10,7 @@ use hermes_core::{Message, Role, ToolCall};
 
 use crate::error::{DbContext, StoreError};
 use crate::rowmap::{self, get_bool, get_f64, get_i64, get_str};
-use crate::sessions::{is_compaction_summary, session_exists};
+use crate::sessions::session_exists;
 use crate::store::Store;
 
 /// A stored message, as read back from `messages`.
@@ -197,6 +198,68 @@ fn query_messages(
     rows.collect::<Result<Vec<_>, _>>().ctx("reading messages")
 }
 
+/// Inserts messages into a session within a write transaction, updating its counters.
+/// `summary_index` marks the message that is a compaction summary (Hermes'
+/// `_compressed_summary`), which only the agent knows.
+pub(crate) fn insert_messages(
+    tx: &Transaction<'_>,
+    session_id: &str,
+    messages: &[Message],
+    summary_index: Option<usize>,
+) -> Result<Vec<i64>, StoreError> {
+    if !session_exists(tx, session_id)? {
+        return Err(StoreError::SessionNotFound(session_id.to_string()));
+    }
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO messages (session_id, role, content, tool_call_id, tool_calls,
+                     tool_name, timestamp, finish_reason, reasoning, _compressed_summary,
+                     active, compacted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, 0)",
+        )
+        .ctx("appending a message")?;
+    let mut ids = Vec::with_capacity(messages.len());
+    let mut ts = hermes_core::ids::now_ts();
+    let mut last_ts = ts;
+    let mut tool_calls_total: i64 = 0;
+    for (i, m) in messages.iter().enumerate() {
+        let content: Option<&str> = if m.content.is_empty() && !m.tool_calls.is_empty() {
+            None
+        } else {
+            Some(m.content.as_str())
+        };
+        let tool_calls =
+            (!m.tool_calls.is_empty()).then(|| tool_calls_json(&m.tool_calls).to_string());
+        tool_calls_total += m.tool_calls.len() as i64;
+        let summary = summary_index == Some(i);
+        stmt.execute(params![
+            session_id,
+            m.role.as_str(),
+            content,
+            m.tool_call_id,
+            tool_calls,
+            m.tool_name,
+            ts,
+            m.finish_reason,
+            m.reasoning,
+            summary as i64,
+        ])
+        .ctx("appending a message")?;
+        ids.push(tx.last_insert_rowid());
+        last_ts = ts;
+        ts += 1e-6;
+    }
+    tx.execute(
+        "UPDATE sessions SET message_count = COALESCE(message_count, 0) + ?2,
+                 tool_call_count = COALESCE(tool_call_count, 0) + ?3,
+                 last_activity_at = ?4
+             WHERE id = ?1",
+        params![session_id, messages.len() as i64, tool_calls_total, last_ts],
+    )
+    .ctx("updating session counters")?;
+    Ok(ids)
+}
+
 impl Store {
     /// Appends one message and returns its id. The row and the session's counters
     /// (`message_count`, `tool_call_count`, `last_activity_at`) commit together.
@@ -215,57 +278,7 @@ impl Store {
         messages: &[Message],
     ) -> Result<Vec<i64>, StoreError> {
         self.write("appending messages", |tx| {
-            if !session_exists(tx, session_id)? {
-                return Err(StoreError::SessionNotFound(session_id.to_string()));
-            }
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO messages (session_id, role, content, tool_call_id, tool_calls,
-                         tool_name, timestamp, finish_reason, reasoning, _compressed_summary,
-                         active, compacted)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, 0)",
-                )
-                .ctx("appending a message")?;
-            let mut ids = Vec::with_capacity(messages.len());
-            let mut ts = hermes_core::ids::now_ts();
-            let mut last_ts = ts;
-            let mut tool_calls_total: i64 = 0;
-            for m in messages {
-                let content: Option<&str> = if m.content.is_empty() && !m.tool_calls.is_empty() {
-                    None
-                } else {
-                    Some(m.content.as_str())
-                };
-                let tool_calls =
-                    (!m.tool_calls.is_empty()).then(|| tool_calls_json(&m.tool_calls).to_string());
-                tool_calls_total += m.tool_calls.len() as i64;
-                let summary = is_compaction_summary(&m.content);
-                stmt.execute(params![
-                    session_id,
-                    m.role.as_str(),
-                    content,
-                    m.tool_call_id,
-                    tool_calls,
-                    m.tool_name,
-                    ts,
-                    m.finish_reason,
-                    m.reasoning,
-                    summary as i64,
-                ])
-                .ctx("appending a message")?;
-                ids.push(tx.last_insert_rowid());
-                last_ts = ts;
-                ts += 1e-6;
-            }
-            tx.execute(
-                "UPDATE sessions SET message_count = COALESCE(message_count, 0) + ?2,
-                     tool_call_count = COALESCE(tool_call_count, 0) + ?3,
-                     last_activity_at = ?4
-                 WHERE id = ?1",
-                params![session_id, messages.len() as i64, tool_calls_total, last_ts],
-            )
-            .ctx("updating session counters")?;
-            Ok(ids)
+            insert_messages(tx, session_id, messages, None)
         })
     }
 

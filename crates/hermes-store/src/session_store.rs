@@ -29,4 +29,17 @@ impl SessionStore for Store {
     fn end_session(&self, session_id: &str, reason: &str) -> Result<(), SessionStoreError> {
         Store::end_session(self, session_id, reason).map_err(wrap)
     }
+
+    fn rotate_session(
+        &self,
+        child: &NewSession,
+        messages: &[Message],
+        summary_index: Option<usize>,
+        parent: &str,
+        reason: &str,
+    ) -> Result<(), SessionStoreError> {
+        Store::rotate_session(self, child, messages, summary_index, parent, reason)
+            .map(|_| ())
+            .map_err(wrap)
+    }
 }

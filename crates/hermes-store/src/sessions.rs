@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use hermes_core::NewSession;
+use hermes_core::{Message, NewSession};
 
 use crate::error::{DbContext, StoreError};
 use crate::rowmap::{self, get_bool, get_f64, get_i64, get_str};
@@ -311,102 +311,35 @@ impl Store {
             Some(t) => titles::sanitize_title(t)?,
             None => None,
         };
-        self.write("creating a session", |tx| {
-            if session_exists(tx, &s.id)? {
-                return Err(StoreError::SessionExists(s.id.clone()));
-            }
-            let parent = match &s.parent_session_id {
-                Some(p) if !p.is_empty() => {
-                    if !session_exists(tx, p)? {
-                        return Err(StoreError::SessionNotFound(p.clone()));
-                    }
-                    Some(p.clone())
-                }
-                _ => None,
-            };
-            let (title, title_source) = match title {
-                Some(t) => {
-                    titles::ensure_title_free(tx, &t, &s.id)?;
-                    (Some(t), Some("user"))
-                }
-                None => match &parent {
-                    Some(p) => match titles::next_lineage_title(tx, p)? {
-                        Some(t) => (Some(t), Some("derived")),
-                        None => (None, None),
-                    },
-                    None => (None, None),
-                },
-            };
-            // Where each Hermes reads the prompt: 0.19 (schema 22) from the inline column,
-            // v25+ from `system_prompts` through the hash. Both are written, so either
-            // generation sees it; a v25+ Hermes upgrading the file later hashes the inline
-            // copy to the same key.
-            let prompt = s.system_prompt.as_deref().filter(|p| !p.is_empty());
-            let hash = match prompt {
-                Some(p) => {
-                    let hash = prompt_hash(p);
-                    tx.execute(
-                        "INSERT OR IGNORE INTO system_prompts (hash, prompt) VALUES (?1, ?2)",
-                        params![hash, p],
-                    )
-                    .ctx("storing the system prompt")?;
-                    Some(hash)
-                }
-                None => None,
-            };
-            let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
-            tx.execute(
-                "INSERT INTO sessions (id, source, model, system_prompt, system_prompt_hash,
-                     parent_session_id, started_at, cwd, billing_provider, billing_base_url,
-                     title, title_source, message_count, tool_call_count, api_call_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 0, 0)",
-                params![
-                    s.id,
-                    if s.source.is_empty() {
-                        "cli"
-                    } else {
-                        s.source.as_str()
-                    },
-                    non_empty(&s.model),
-                    prompt,
-                    hash,
-                    parent,
-                    hermes_core::ids::now_ts(),
-                    s.cwd,
-                    non_empty(&s.provider),
-                    non_empty(&s.base_url),
-                    title,
-                    title_source,
-                ],
-            )
-            .ctx("creating a session")?;
-            if let Some(p) = &parent {
-                tx.execute(
-                    "UPDATE sessions SET (user_id, session_key, chat_id, chat_type, thread_id,
-                         display_name, origin_json, profile_name, tool_names, pinned, archived) =
-                       (SELECT user_id, session_key, chat_id, chat_type, thread_id,
-                         display_name, origin_json, profile_name, tool_names,
-                         COALESCE(pinned, 0), COALESCE(archived, 0)
-                        FROM sessions WHERE id = ?2)
-                     WHERE id = ?1",
-                    params![s.id, p],
-                )
-                .ctx("copying the parent session's routing")?;
-            }
-            Ok(())
-        })
+        self.write("creating a session", |tx| insert_session(tx, s, title))
     }
 
     /// Marks a session ended. The first reason stamped wins; later calls change nothing.
     pub fn end_session(&self, session_id: &str, reason: &str) -> Result<(), StoreError> {
-        self.write("ending a session", |tx| {
-            tx.execute(
-                "UPDATE sessions SET ended_at = ?2, end_reason = ?3
-                 WHERE id = ?1 AND ended_at IS NULL",
-                params![session_id, hermes_core::ids::now_ts(), reason],
-            )
-            .ctx("ending a session")?;
-            Ok(())
+        self.write("ending a session", |tx| stamp_end(tx, session_id, reason))
+    }
+
+    /// Continues a conversation in a new session (context compression), in one
+    /// transaction: the child session with its messages is created and the parent is
+    /// ended. A crash leaves either the old session alone or both, never a half-built
+    /// child. `summary_index` marks the compaction summary among `messages`.
+    pub fn rotate_session(
+        &self,
+        child: &NewSession,
+        messages: &[Message],
+        summary_index: Option<usize>,
+        parent: &str,
+        reason: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let title = match &child.title {
+            Some(t) => titles::sanitize_title(t)?,
+            None => None,
+        };
+        self.write("continuing in a new session", |tx| {
+            insert_session(tx, child, title)?;
+            let ids = crate::messages::insert_messages(tx, &child.id, messages, summary_index)?;
+            stamp_end(tx, parent, reason)?;
+            Ok(ids)
         })
     }
 
@@ -510,6 +443,111 @@ fn list_sessions_on(
         })
         .ctx("listing sessions")?;
     rows.collect::<Result<Vec<_>, _>>().ctx("listing sessions")
+}
+
+/// Inserts a session row within a write transaction (see [`Store::create_session`]).
+pub(crate) fn insert_session(
+    tx: &rusqlite::Transaction<'_>,
+    s: &NewSession,
+    title: Option<String>,
+) -> Result<(), StoreError> {
+    if session_exists(tx, &s.id)? {
+        return Err(StoreError::SessionExists(s.id.clone()));
+    }
+    let parent = match &s.parent_session_id {
+        Some(p) if !p.is_empty() => {
+            if !session_exists(tx, p)? {
+                return Err(StoreError::SessionNotFound(p.clone()));
+            }
+            Some(p.clone())
+        }
+        _ => None,
+    };
+    let (title, title_source) = match title {
+        Some(t) => {
+            titles::ensure_title_free(tx, &t, &s.id)?;
+            (Some(t), Some("user"))
+        }
+        None => match &parent {
+            Some(p) => match titles::next_lineage_title(tx, p)? {
+                Some(t) => (Some(t), Some("derived")),
+                None => (None, None),
+            },
+            None => (None, None),
+        },
+    };
+    // Where each Hermes reads the prompt: 0.19 (schema 22) from the inline column,
+    // v25+ from `system_prompts` through the hash. Both are written, so either
+    // generation sees it; a v25+ Hermes upgrading the file later hashes the inline
+    // copy to the same key.
+    let prompt = s.system_prompt.as_deref().filter(|p| !p.is_empty());
+    let hash = match prompt {
+        Some(p) => {
+            let hash = prompt_hash(p);
+            tx.execute(
+                "INSERT OR IGNORE INTO system_prompts (hash, prompt) VALUES (?1, ?2)",
+                params![hash, p],
+            )
+            .ctx("storing the system prompt")?;
+            Some(hash)
+        }
+        None => None,
+    };
+    let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    tx.execute(
+        "INSERT INTO sessions (id, source, model, system_prompt, system_prompt_hash,
+                 parent_session_id, started_at, cwd, billing_provider, billing_base_url,
+                 title, title_source, message_count, tool_call_count, api_call_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 0, 0)",
+        params![
+            s.id,
+            if s.source.is_empty() {
+                "cli"
+            } else {
+                s.source.as_str()
+            },
+            non_empty(&s.model),
+            prompt,
+            hash,
+            parent,
+            hermes_core::ids::now_ts(),
+            s.cwd,
+            non_empty(&s.provider),
+            non_empty(&s.base_url),
+            title,
+            title_source,
+        ],
+    )
+    .ctx("creating a session")?;
+    if let Some(p) = &parent {
+        tx.execute(
+            "UPDATE sessions SET (user_id, session_key, chat_id, chat_type, thread_id,
+                     display_name, origin_json, profile_name, tool_names, pinned, archived) =
+                   (SELECT user_id, session_key, chat_id, chat_type, thread_id,
+                     display_name, origin_json, profile_name, tool_names,
+                     COALESCE(pinned, 0), COALESCE(archived, 0)
+                    FROM sessions WHERE id = ?2)
+                 WHERE id = ?1",
+            params![s.id, p],
+        )
+        .ctx("copying the parent session's routing")?;
+    }
+    Ok(())
+}
+
+/// Stamps a session ended within a write transaction; the first reason wins.
+pub(crate) fn stamp_end(
+    tx: &rusqlite::Transaction<'_>,
+    session_id: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE sessions SET ended_at = ?2, end_reason = ?3
+         WHERE id = ?1 AND ended_at IS NULL",
+        params![session_id, hermes_core::ids::now_ts(), reason],
+    )
+    .ctx("ending a session")?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -132,10 +132,11 @@ fn export_has_hermes_jsonl_shape() {
     store
         .append_message("s1", &Message::tool_result("c1", "terminal", "ok"))
         .unwrap();
+    // Content that merely looks like a summary is not flagged as one.
     store
         .append_message(
             "s1",
-            &hermes_core::compress::summary_message("earlier work", 3, None),
+            &Message::user("[CONTEXT COMPACTION] pasted by a user"),
         )
         .unwrap();
     let v = store.export_session("s1").unwrap();
@@ -156,7 +157,7 @@ fn export_has_hermes_jsonl_shape() {
     assert_eq!(msgs[1]["tool_calls"][0]["function"]["name"], "terminal");
     assert!(msgs[1]["content"].is_null());
     assert_eq!(msgs[2]["tool_call_id"], "c1");
-    assert_eq!(msgs[3]["_compressed_summary"], true);
+    assert!(msgs[3].get("_compressed_summary").is_none());
     assert!(msgs[0]["timestamp"].is_f64());
     // One JSON line per session.
     let line = serde_json::to_string(&v).unwrap();
@@ -165,4 +166,46 @@ fn export_has_hermes_jsonl_shape() {
         store.export_session("nope"),
         Err(hermes_store::StoreError::SessionNotFound(_))
     ));
+}
+
+/// Compression continues a conversation in a child session in one transaction; the
+/// summary is flagged because the agent says which message it is.
+#[test]
+fn rotate_session_is_atomic_and_flags_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = store_with_session(dir.path(), "s1");
+    store.append_message("s1", &Message::user("first")).unwrap();
+    let summary = hermes_core::compress::summary_message("earlier work", 3, None);
+    let mut child = new_session("s2", "cli");
+    child.parent_session_id = Some("s1".into());
+    store
+        .rotate_session(
+            &child,
+            &[Message::user("first"), summary],
+            Some(1),
+            "s1",
+            "compression",
+        )
+        .unwrap();
+    let parent = store.get_session("s1").unwrap().unwrap();
+    assert_eq!(parent.end_reason.as_deref(), Some("compression"));
+    let v = store.export_session("s2").unwrap();
+    assert_eq!(v["parent_session_id"], "s1");
+    let msgs = v["messages"].as_array().unwrap();
+    assert!(msgs[0].get("_compressed_summary").is_none());
+    assert_eq!(msgs[1]["_compressed_summary"], true);
+    assert_eq!(v["message_count"], 2);
+
+    // A rotation that fails part-way (the child id exists) changes nothing.
+    store.append_message("s2", &Message::user("more")).unwrap();
+    let mut clash = new_session("s2", "cli");
+    clash.parent_session_id = Some("s2".into());
+    assert!(
+        store
+            .rotate_session(&clash, &[Message::user("x")], None, "s2", "compression")
+            .is_err()
+    );
+    let s2 = store.get_session("s2").unwrap().unwrap();
+    assert!(s2.end_reason.is_none(), "the parent was not ended");
+    assert_eq!(store.messages("s2").unwrap().len(), 3);
 }

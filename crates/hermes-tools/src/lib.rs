@@ -3,7 +3,10 @@
 //! One module per tool:
 //! - [`read_file`], [`write_file`], [`patch`] (replace mode and V4A patches, see [`v4a`]),
 //!   [`search_files`]: file tools, confined to the workspace by [`fs`]
-//! - [`terminal`]: shell commands through a `hermes_sandbox::Executor`
+//! - [`terminal`]: shell commands through a `hermes_sandbox::Executor`, in the foreground,
+//!   in a pseudo-terminal or in the background
+//! - [`process`]: the registry of background processes and the `process` tool that manages
+//!   them (poll, log, wait, kill, stdin), with completion and watch-pattern notifications
 //! - [`todo`]: the per-session task list
 //! - [`memory`]: `MEMORY.md` / `USER.md` and the frozen snapshot for the system prompt
 //! - [`session_search`]: full-text search over past sessions
@@ -16,6 +19,7 @@ pub mod fs;
 mod lines;
 pub mod memory;
 pub mod patch;
+pub mod process;
 pub mod protected;
 pub mod read_file;
 pub mod search_files;

@@ -35,12 +35,29 @@
 //! Output follows Hermes: stdout and stderr merged, ANSI escapes removed, head 40% + tail
 //! 60% kept beyond `tool_output.max_bytes` characters, a timeout marker and exit code 124
 //! on timeout, and `exit_code_meaning` for the usual "non-zero but fine" statuses.
-//! Background processes and PTY mode are not offered by this executor yet; such calls get
-//! an error result saying so.
 //!
-//! With [`TerminalTool::with_approvals`], every command passes the approval policy
-//! ([`hermes_core::approval`]) after its arguments are validated and before the executor
-//! sees it. A refusal is Hermes' blocked result (`"status": "blocked"`, `"error":
+//! `pty: true` runs the command on a pseudo-terminal (`Executor::spawn` with a pty) and
+//! collects what it prints until it exits or the timeout kills it; the result has the
+//! foreground shape (`\r\n` line ends become `\n`). A PTY command starts in the
+//! session's cwd and environment but does not change them (there is no reliable state
+//! trailer through a terminal).
+//!
+//! `background: true` starts the command through `Executor::spawn` (same sandbox, policy
+//! and limits as a foreground command) and hands it to the [`ProcessRegistry`] given with
+//! [`TerminalTool::with_processes`]; the `process` tool ([`crate::process`]) manages it.
+//! It starts in the session's cwd and environment and does not change them. The result is
+//! Hermes' background shape: `{"output": "Background process started", "session_id":
+//! "proc_…", "pid": null, "exit_code": 0, "error": null}` plus the notification fields.
+//! `pid` is always `null`: a sandboxed process has no host pid the model could use (it
+//! lives in its own pid namespace), and `session_id` is the handle for everything. When
+//! the registry has no one to deliver notifications to (a one-shot run), the flags are
+//! dropped and the result says so (`notify_unsupported`) instead of promising a
+//! notification that can never arrive. Without a registry, background calls are refused
+//! with the reason.
+//!
+//! With [`TerminalTool::with_approvals`], every command — foreground, PTY and background
+//! alike — passes the approval policy ([`hermes_core::approval`]) after its arguments are
+//! validated and before the executor sees it. A refusal is Hermes' blocked result (`"status": "blocked"`, `"error":
 //! "Command denied: …"`); a command the user (or the approval model) approved after
 //! being asked carries an `"approval"` note.
 
@@ -54,11 +71,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use hermes_core::approval::Approvals;
 use hermes_core::{Tool, ToolContext, ToolError, ToolSpec};
-use hermes_sandbox::{ExecError, ExecOutput, ExecRequest, Executor};
+use hermes_sandbox::{ExecError, ExecOutput, ExecRequest, Executor, SpawnRequest, Spawned};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::process::{BackgroundCommand, ProcessError, ProcessRegistry, parse_watch_patterns};
 use crate::util::py_type;
 
 /// Largest exported environment carried from one command to the next (names + values).
@@ -122,6 +140,7 @@ pub struct TerminalTool {
     cfg: TerminalConfig,
     shells: StdMutex<HashMap<String, Arc<Mutex<ShellState>>>>,
     approvals: Option<Arc<Approvals>>,
+    processes: Option<Arc<ProcessRegistry>>,
 }
 
 /// Foreground result in Hermes' key order.
@@ -161,6 +180,157 @@ impl CommandResult {
     }
 }
 
+/// A background call, validated and approved.
+struct BackgroundRequest {
+    command: String,
+    workdir: Option<PathBuf>,
+    pty: bool,
+    notify_on_complete: bool,
+    watch_patterns: Vec<String>,
+    approval: Option<String>,
+}
+
+/// Hermes' background result, in its key order.
+#[derive(Debug, Serialize)]
+struct BackgroundResult {
+    output: &'static str,
+    session_id: String,
+    /// Always `null`: see the module docs.
+    pid: Option<u32>,
+    exit_code: i64,
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify_on_complete: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watch_patterns: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watch_patterns_ignored: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify_unsupported: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<String>,
+    #[serde(rename = "_warning", skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+/// Hermes' note when a background call sets neither notification flag.
+pub const BACKGROUND_HINT: &str = "background=true without notify_on_complete=true means this \
+process runs SILENTLY — you will not be told when it exits. If this is a bounded task (test \
+suite, build, CI poller, deploy, anything with a defined end), you almost certainly wanted \
+notify_on_complete=true so the system pings you on exit. Re-launch with \
+notify_on_complete=true, or call process(action='poll') / process(action='wait') yourself to \
+learn the outcome. Only ignore this hint for genuine long-lived processes that never exit \
+(servers, watchers, daemons).";
+
+/// Hermes' note when both notification flags are set.
+pub const WATCH_PATTERNS_IGNORED: &str = "watch_patterns ignored because \
+notify_on_complete=True; these two flags produce duplicate notifications when combined";
+
+/// Hermes' note when the session cannot receive notifications (a one-shot run).
+pub const NOTIFY_UNSUPPORTED: &str = "notify_on_complete / watch_patterns are not available in \
+this session — it cannot receive an async completion after the turn ends (a one-shot runner \
+such as `hermes -z`, a cron job, a Kanban worker, or a stateless HTTP endpoint). The process is \
+running in the background; retrieve its result with process(action='poll') or \
+process(action='wait').";
+
+/// How long a PTY command may outlive its timeout before the executor ends it itself.
+const PTY_LIFETIME_MARGIN: Duration = Duration::from_secs(30);
+/// Output still read after a PTY command exited (children that keep the terminal open).
+const PTY_DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
+
+/// Collects a PTY command's output until it exits, killing it at `timeout`, when its
+/// output passes `cap` bytes, on cancellation, or when this future is dropped.
+async fn collect_pty(
+    spawned: Spawned,
+    timeout: Duration,
+    cap: usize,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<ExecOutput, ToolError> {
+    use tokio::io::AsyncReadExt;
+
+    /// Kills the command unless disarmed (once it has exited).
+    struct KillGuard(Box<dyn Fn() + Send + Sync>, bool);
+    impl Drop for KillGuard {
+        fn drop(&mut self) {
+            if self.1 {
+                (self.0)();
+            }
+        }
+    }
+
+    let start = std::time::Instant::now();
+    let Spawned {
+        mut output,
+        input,
+        mut exit,
+        kill,
+    } = spawned;
+    let mut guard = KillGuard(kill, true);
+    let mut data = Vec::new();
+    let mut truncated = false;
+    let mut timed_out = false;
+    let mut status = None;
+    let mut eof = false;
+    let mut buf = vec![0u8; 16 * 1024];
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let drain = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(drain);
+    while !(eof && status.is_some()) {
+        tokio::select! {
+            r = output.read(&mut buf), if !eof => match r {
+                Ok(0) | Err(_) => eof = true,
+                Ok(n) => {
+                    let room = cap.saturating_sub(data.len());
+                    data.extend_from_slice(&buf[..n.min(room)]);
+                    if n > room && !truncated {
+                        truncated = true;
+                        (guard.0)();
+                    }
+                }
+            },
+            s = &mut exit, if status.is_none() => {
+                status = Some(s);
+                guard.1 = false;
+                drain.as_mut().reset(tokio::time::Instant::now() + PTY_DRAIN_AFTER_EXIT);
+            }
+            () = &mut deadline, if status.is_none() && !timed_out => {
+                timed_out = true;
+                (guard.0)();
+            }
+            () = &mut drain, if status.is_some() => break,
+            () = cancel.cancelled() => return Err(ToolError::Cancelled),
+        }
+    }
+    drop(input);
+    let status = status.unwrap_or_default();
+    Ok(ExecOutput {
+        exit_code: status.code,
+        signal: status.signal,
+        output: data,
+        timed_out,
+        output_truncated: truncated,
+        duration: start.elapsed(),
+    })
+}
+
+/// `\r\n` → `\n` (a terminal's line ends).
+fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
 impl TerminalTool {
     pub fn new(executor: Arc<dyn Executor>, cfg: TerminalConfig) -> TerminalTool {
         TerminalTool {
@@ -169,12 +339,19 @@ impl TerminalTool {
             cfg,
             shells: StdMutex::new(HashMap::new()),
             approvals: None,
+            processes: None,
         }
     }
 
     /// Checks every command against `approvals` before it runs.
     pub fn with_approvals(mut self, approvals: Arc<Approvals>) -> TerminalTool {
         self.approvals = Some(approvals);
+        self
+    }
+
+    /// Runs `background: true` commands as processes of `registry`.
+    pub fn with_processes(mut self, registry: Arc<ProcessRegistry>) -> TerminalTool {
+        self.processes = Some(registry);
         self
     }
 
@@ -225,31 +402,12 @@ impl TerminalTool {
             }
         };
         let flag = |k: &str| args.get(k).and_then(Value::as_bool).unwrap_or(false);
-        if flag("background") {
-            return Ok(CommandResult::refused(
-                format!(
-                    "Background processes are not available with the '{}' executor yet. Run \
-                     the command in the foreground (background=false) with a timeout of up to \
-                     {}s; for a server or watcher, start it, check it and stop it within one \
-                     foreground command.",
-                    self.executor.kind(),
-                    self.cfg.max_foreground_timeout.as_secs()
-                ),
-                Some("error"),
-            )
-            .to_json());
-        }
-        if flag("pty") {
-            return Ok(CommandResult::refused(
-                format!(
-                    "PTY mode is not available with the '{}' executor yet. Run the command \
-                     without pty, non-interactively (pass input through flags, files or a pipe).",
-                    self.executor.kind()
-                ),
-                Some("error"),
-            )
-            .to_json());
-        }
+        let background = flag("background");
+        let pty = flag("pty");
+        let watch_patterns = match parse_watch_patterns(args.get("watch_patterns")) {
+            Ok(p) => p,
+            Err(e) => return Ok(CommandResult::refused(e, Some("error")).to_json()),
+        };
 
         let max = self.cfg.max_foreground_timeout.as_secs();
         let requested = match args.get("timeout") {
@@ -261,6 +419,7 @@ impl TerminalTool {
         .filter(|t| *t > 0);
         if let Some(t) = requested
             && t > max
+            && !background
         {
             return Ok(json!({
                 "error": format!(
@@ -313,6 +472,23 @@ impl TerminalTool {
             None => None,
         };
 
+        if background {
+            let request = BackgroundRequest {
+                command,
+                workdir,
+                pty,
+                notify_on_complete: flag("notify_on_complete"),
+                watch_patterns,
+                approval,
+            };
+            return Ok(self.start_background(request, ctx).await);
+        }
+        if pty {
+            return self
+                .run_pty(&command, workdir, timeout_secs, approval, ctx)
+                .await;
+        }
+
         let shell = self.shell(&ctx.lineage_id);
         let mut state = shell.lock().await;
         let mut warnings = Vec::new();
@@ -345,15 +521,7 @@ impl TerminalTool {
             Ok(out) => out,
             Err(ExecError::Cancelled) => return Err(ToolError::Cancelled),
             Err(e @ ExecError::Unavailable { .. }) => {
-                return Ok(CommandResult::refused(
-                    format!(
-                        "Command not run: {e}. No command can run until this is fixed: tell \
-                         the user, who can repair the sandbox setup (see `hermes doctor`) or \
-                         choose another terminal.backend in config.yaml."
-                    ),
-                    Some("blocked"),
-                )
-                .to_json());
+                return Ok(Self::unavailable(&e).to_json());
             }
             Err(e) => {
                 let kind = match e {
@@ -394,6 +562,183 @@ impl TerminalTool {
             exec_cap,
             warnings,
         );
+        result.approval = approval;
+        Ok(result.to_json())
+    }
+
+    /// The cwd and environment a command that does not change the session starts with.
+    async fn snapshot(
+        &self,
+        lineage: &str,
+        workdir: Option<PathBuf>,
+    ) -> (PathBuf, BTreeMap<String, String>, Vec<String>) {
+        let shell = self.shell(lineage);
+        let state = shell.lock().await;
+        let mut warnings = Vec::new();
+        let cwd = match workdir {
+            Some(w) => w,
+            None if state.cwd.is_dir() => state.cwd.clone(),
+            None => {
+                warnings.push(format!(
+                    "The previous working directory {} no longer exists; this command ran in \
+                     the workspace root {}.",
+                    state.cwd.display(),
+                    self.cfg.workspace.display()
+                ));
+                self.cfg.workspace.clone()
+            }
+        };
+        (cwd, state.env.clone(), warnings)
+    }
+
+    fn unavailable(e: &ExecError) -> CommandResult {
+        CommandResult::refused(
+            format!(
+                "Command not run: {e}. No command can run until this is fixed: tell the user, \
+                 who can repair the sandbox setup (see `hermes doctor`) or choose another \
+                 terminal.backend in config.yaml."
+            ),
+            Some("blocked"),
+        )
+    }
+
+    /// `background: true`: start the command as a process of the registry.
+    async fn start_background(&self, req: BackgroundRequest, ctx: &ToolContext) -> String {
+        let Some(registry) = &self.processes else {
+            return CommandResult::refused(
+                format!(
+                    "Background processes are not available in this session: nothing here \
+                     could track, poll or stop them. Run the command in the foreground \
+                     (background=false) with a timeout of up to {}s; for a server or watcher, \
+                     start it, check it and stop it within one foreground command.",
+                    self.cfg.max_foreground_timeout.as_secs()
+                ),
+                Some("error"),
+            )
+            .to_json();
+        };
+        let wants_watch = !req.watch_patterns.is_empty();
+        let mut result = BackgroundResult {
+            output: "Background process started",
+            session_id: String::new(),
+            pid: None,
+            exit_code: 0,
+            error: None,
+            notify_on_complete: None,
+            watch_patterns: None,
+            watch_patterns_ignored: None,
+            hint: None,
+            notify_unsupported: None,
+            approval: req.approval,
+            warning: None,
+        };
+        let (notify, watch) = if !registry.notifications_enabled() {
+            result.notify_unsupported = Some(NOTIFY_UNSUPPORTED);
+            (false, Vec::new())
+        } else if req.notify_on_complete {
+            result.notify_on_complete = Some(true);
+            if wants_watch {
+                result.watch_patterns_ignored = Some(WATCH_PATTERNS_IGNORED);
+            }
+            (true, Vec::new())
+        } else if wants_watch {
+            result.watch_patterns = Some(req.watch_patterns.clone());
+            (false, req.watch_patterns)
+        } else {
+            result.hint = Some(BACKGROUND_HINT);
+            (false, Vec::new())
+        };
+        let (cwd, env, warnings) = self.snapshot(&ctx.lineage_id, req.workdir).await;
+        let started = registry
+            .start(
+                self.executor.as_ref(),
+                &ctx.lineage_id,
+                BackgroundCommand {
+                    command: req.command,
+                    cwd,
+                    env,
+                    pty: req.pty,
+                    notify_on_complete: notify,
+                    watch_patterns: watch,
+                },
+            )
+            .await;
+        match started {
+            Ok(s) => {
+                result.session_id = s.id;
+                result.warning = (!warnings.is_empty()).then(|| warnings.join(" "));
+                serde_json::to_string(&result).unwrap_or_else(|e| {
+                    json!({"output": "", "exit_code": -1, "error": format!("could not encode the result: {e}")})
+                        .to_string()
+                })
+            }
+            Err(ProcessError::Exec(e @ ExecError::Unavailable { .. })) => {
+                Self::unavailable(&e).to_json()
+            }
+            Err(e @ ProcessError::TooMany { .. }) => CommandResult::refused(
+                format!("Failed to start background process: {e}"),
+                Some("error"),
+            )
+            .to_json(),
+            Err(e) => {
+                CommandResult::refused(format!("Failed to start background process: {e}"), None)
+                    .to_json()
+            }
+        }
+    }
+
+    /// `pty: true` in the foreground: run on a terminal, collect until exit or timeout.
+    async fn run_pty(
+        &self,
+        command: &str,
+        workdir: Option<PathBuf>,
+        timeout_secs: u64,
+        approval: Option<String>,
+        ctx: &ToolContext,
+    ) -> Result<String, ToolError> {
+        let (cwd, env, warnings) = self.snapshot(&ctx.lineage_id, workdir).await;
+        let timeout = Duration::from_secs(timeout_secs);
+        let spawned = self
+            .executor
+            .spawn(SpawnRequest {
+                command: command.to_string(),
+                cwd,
+                env,
+                scope: Some(ctx.lineage_id.clone()),
+                pty: true,
+                // A backstop; the timeout below normally ends it first.
+                lifetime: Some(timeout + PTY_LIFETIME_MARGIN),
+            })
+            .await;
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(ExecError::Cancelled) => return Err(ToolError::Cancelled),
+            Err(e @ ExecError::Unavailable { .. }) => {
+                return Ok(CommandResult::refused(
+                    format!(
+                        "PTY mode is not available: {e}. Run the command without pty=true, \
+                         non-interactively (pass input through flags, files or a pipe)."
+                    ),
+                    Some("error"),
+                )
+                .to_json());
+            }
+            Err(e) => {
+                return Ok(CommandResult::refused(
+                    format!("Command execution failed: SpawnError: {e}"),
+                    None,
+                )
+                .to_json());
+            }
+        };
+        let cap = self
+            .cfg
+            .max_output_bytes
+            .saturating_mul(EXEC_CAP_FACTOR)
+            .max(EXEC_CAP_MIN);
+        let out = collect_pty(spawned, timeout, cap, &ctx.cancel).await?;
+        let output = crlf_to_lf(&out.output);
+        let mut result = self.render(command, &out, output, timeout_secs, cap, warnings);
         result.approval = approval;
         Ok(result.to_json())
     }

@@ -5,6 +5,7 @@ mod approvals;
 mod files;
 mod memory;
 mod patch;
+mod process;
 mod protected;
 mod search;
 mod terminal;

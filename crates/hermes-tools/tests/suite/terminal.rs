@@ -408,7 +408,7 @@ async fn the_kept_cwd_is_the_resolved_directory_not_the_link() {
 }
 
 #[tokio::test]
-async fn background_and_pty_are_refused_honestly() {
+async fn background_without_a_registry_is_refused_honestly() {
     let f = fixture();
     let r = f
         .run_in(
@@ -422,18 +422,52 @@ async fn background_and_pty_are_refused_honestly() {
         r["error"]
             .as_str()
             .unwrap()
-            .starts_with("Background processes are not available"),
+            .starts_with("Background processes are not available in this session"),
         "{r}"
     );
+}
+
+#[tokio::test]
+async fn pty_commands_run_on_a_terminal() {
+    let f = fixture();
     let r = f
-        .run_in("s", json!({"command": "python3", "pty": true}))
+        .run_in(
+            "s",
+            json!({"command": "test -t 0 && test -t 1 && printf 'on a tty\\n'; exit 3", "pty": true}),
+        )
         .await;
-    assert_eq!(r["status"], "error");
+    assert_eq!(r["output"], "on a tty", "{r}");
+    assert_eq!(r["exit_code"], 3);
+    // Without pty the same test says otherwise.
+    let r = f
+        .run_in("s", json!({"command": "test -t 0 || echo no tty"}))
+        .await;
+    assert_eq!(r["output"], "no tty");
+    // A PTY command that does not end is stopped at its timeout.
+    let r = f
+        .run_in(
+            "s",
+            json!({"command": "echo waiting; read x", "pty": true, "timeout": 1}),
+        )
+        .await;
+    assert_eq!(r["exit_code"], 124, "{r}");
+    let out = r["output"].as_str().unwrap();
     assert!(
-        r["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("PTY mode is not available")
+        out.starts_with("waiting") && out.ends_with("[Command timed out after 1s]"),
+        "{out}"
+    );
+    // PTY commands start where the session is but do not move it.
+    f.run("cd sub").await;
+    let r = f
+        .run_in("s", json!({"command": "pwd; cd ..; pwd", "pty": true}))
+        .await;
+    assert_eq!(
+        r["output"].as_str().unwrap(),
+        format!("{}\n{}", f.ws.join("sub").display(), f.ws.display())
+    );
+    assert_eq!(
+        f.output("pwd").await,
+        f.ws.join("sub").display().to_string()
     );
 }
 

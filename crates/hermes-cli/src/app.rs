@@ -18,6 +18,7 @@ use hermes_sandbox::{Executor, LocalExecutor, Unavailable};
 use hermes_store::Store;
 use hermes_tools::fs::FileAccess;
 use hermes_tools::memory::{MemoryStore, MemoryTool};
+use hermes_tools::process::{ProcessLimits, ProcessRegistry, ProcessTool, ProcessToolConfig};
 use hermes_tools::todo::{TodoStore, TodoTool};
 
 use crate::cli::Global;
@@ -301,8 +302,15 @@ impl App {
             .with_enabled(m.memory_enabled, m.user_profile_enabled)
     }
 
+    /// Background processes of this run's conversations, their notifications scrubbed
+    /// like tool output.
+    pub fn process_registry(&self) -> Arc<ProcessRegistry> {
+        Arc::new(ProcessRegistry::new(ProcessLimits::default()).with_redactor(self.redactor()))
+    }
+
     /// The built-in tools, minus `agent.disabled_toolsets`, and the todo store (whose
-    /// list is carried across context compression).
+    /// list is carried across context compression). Background commands and the
+    /// `process` tool use `processes`.
     /// Shell commands pass the approval policy; `approver` answers its prompts (without
     /// one, commands that need approval are refused).
     pub fn tools(
@@ -310,6 +318,7 @@ impl App {
         workspace: &Path,
         store: Arc<Store>,
         approver: Option<Arc<dyn hermes_core::approval::Approver>>,
+        processes: Arc<ProcessRegistry>,
     ) -> Result<(ToolRegistry, Arc<TodoStore>), Failure> {
         let cfg = self.config();
         let access = FileAccess::new(workspace, vec![self.home.root().to_path_buf()])
@@ -347,8 +356,16 @@ impl App {
                     base_env: self.command_env(),
                 },
             )
-            .with_approvals(crate::approve::approvals(self, approver)),
+            .with_approvals(crate::approve::approvals(self, approver))
+            .with_processes(processes.clone()),
         ));
+        reg.register(Arc::new(ProcessTool::new(
+            processes,
+            ProcessToolConfig {
+                max_wait: Duration::from_secs(cfg.terminal.timeout.max(1)),
+                max_output_chars: to_usize(cfg.tool_output.max_bytes),
+            },
+        )));
         let todos = Arc::new(TodoStore::new());
         reg.register(Arc::new(TodoTool::new(todos.clone())));
         if cfg.memory.memory_enabled || cfg.memory.user_profile_enabled {

@@ -2,12 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 
 use futures::FutureExt;
 use hermes_core::approval::Approver;
 use hermes_core::{Agent, AgentError, Session, TurnOutcome};
 use hermes_store::Store;
+use hermes_tools::process::ProcessRegistry;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +70,8 @@ struct Chat {
     store: Arc<Store>,
     agent: Agent,
     source: &'static str,
+    /// Background processes; released when a conversation ends and at exit.
+    processes: Arc<ProcessRegistry>,
 }
 
 impl Chat {
@@ -81,13 +85,15 @@ impl Chat {
         let store = app.open_store()?;
         let workspace = app.workspace()?;
         let provider = app.provider(global)?;
-        let (tools, todos) = app.tools(&workspace, store.clone(), approver)?;
+        let processes = app.process_registry();
+        let (tools, todos) = app.tools(&workspace, store.clone(), approver, processes.clone())?;
         let agent = app.agent(provider, tools, todos, store.clone(), &workspace);
         Ok(Chat {
             app,
             store,
             agent,
             source,
+            processes,
         })
     }
 
@@ -212,9 +218,12 @@ async fn single(
     } else {
         Renderer::streaming(std::io::stderr().is_terminal())
     };
+    // One turn and out: nobody is left to deliver a notification, so the registry keeps
+    // them disabled (the terminal tool says so), and background processes end with it.
     let outcome = chat
         .turn(&mut session, text, &mut renderer, &mut interrupts)
         .await;
+    chat.processes.release_all();
     close(&chat.store, &session.id, "cli_close");
     let prefix = if oneshot { "hermes -z" } else { "hermes" };
     match outcome {
@@ -305,8 +314,13 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
     let mut lines =
         crate::render::LineReader::new(chat.app.home.root().join(".hermes_history"), tty);
     let mut renderer = Renderer::streaming(tty);
+    chat.processes.set_notifications_enabled(true);
+    let notices = Notices::start(chat.processes.clone(), tty);
     loop {
-        let line = match lines.read("› ").await {
+        notices.idle(&session.lineage_id);
+        let line = lines.read("› ").await;
+        notices.busy();
+        let line = match line {
             Some(l) => l,
             None => break,
         };
@@ -322,6 +336,7 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
                 "quit" | "exit" | "q" => break,
                 "help" | "?" => println!("{HELP}"),
                 "new" | "reset" => {
+                    chat.processes.release(&session.lineage_id);
                     close(&chat.store, &session.id, "new_session");
                     session = chat.new_session()?;
                     println!("New session {}", session.id);
@@ -333,6 +348,7 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
                     } else {
                         match chat.resume(arg) {
                             Ok(s) => {
+                                chat.processes.release(&session.lineage_id);
                                 close(&chat.store, &session.id, "session_switch");
                                 session = s;
                                 println!(
@@ -350,8 +366,9 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
             }
             continue;
         }
+        let input = notices.prepend(&session.lineage_id, input);
         match chat
-            .turn(&mut session, input, &mut renderer, &mut interrupts)
+            .turn(&mut session, &input, &mut renderer, &mut interrupts)
             .await
         {
             Ok(TurnOutcome::Completed { .. }) => {}
@@ -362,6 +379,7 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
             Err(e) => eprintln!("error: {e}"),
         }
     }
+    chat.processes.release_all();
     close(&chat.store, &session.id, "cli_close");
     if tty {
         eprintln!(
@@ -370,4 +388,90 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Background-process notifications in the REPL. Hermes' texts (`[IMPORTANT: Background
+/// process … completed …]`) reach the model with the user's next message, in front of
+/// it. While the prompt waits, each new one is announced on stderr in one line, so the
+/// user knows there is something to pick up; no turn starts without the user.
+struct Notices {
+    processes: Arc<ProcessRegistry>,
+    idle: Arc<AtomicBool>,
+    lineage: Arc<StdMutex<String>>,
+    tty: bool,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Notices {
+    fn start(processes: Arc<ProcessRegistry>, tty: bool) -> Notices {
+        let idle = Arc::new(AtomicBool::new(false));
+        let lineage = Arc::new(StdMutex::new(String::new()));
+        let mut changes = processes.subscribe();
+        let task = tokio::spawn({
+            let (processes, idle, lineage) = (processes.clone(), idle.clone(), lineage.clone());
+            async move {
+                while changes.changed().await.is_ok() {
+                    if idle.load(Ordering::SeqCst) {
+                        let current = lineage.lock().map(|l| l.clone()).unwrap_or_default();
+                        announce(&processes, &current, tty);
+                    }
+                }
+            }
+        });
+        Notices {
+            processes,
+            idle,
+            lineage,
+            tty,
+            task,
+        }
+    }
+
+    /// The prompt is about to wait for `lineage`'s user: announce what is pending, and
+    /// from now on what arrives (each notification is announced once, whoever sees it
+    /// first).
+    fn idle(&self, lineage: &str) {
+        if let Ok(mut l) = self.lineage.lock() {
+            l.clear();
+            l.push_str(lineage);
+        }
+        self.idle.store(true, Ordering::SeqCst);
+        announce(&self.processes, lineage, self.tty);
+    }
+
+    fn busy(&self) {
+        self.idle.store(false, Ordering::SeqCst);
+    }
+
+    /// `input` with the pending notifications of `lineage` in front of it.
+    fn prepend(&self, lineage: &str, input: &str) -> String {
+        let mut parts = self.processes.take_notifications(lineage);
+        if parts.is_empty() {
+            return input.to_string();
+        }
+        parts.push(input.to_string());
+        parts.join("\n\n")
+    }
+}
+
+impl Drop for Notices {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One stderr line per notification not announced yet.
+fn announce(processes: &ProcessRegistry, lineage: &str, tty: bool) {
+    for summary in processes.announce(lineage) {
+        let line = format!(
+            "  ({}; the agent gets it with your next message)",
+            crate::render::sanitize(&summary)
+        );
+        if tty {
+            // The prompt is on screen: start a fresh line and leave one for typing.
+            eprint!("\r\n{line}\r\n");
+        } else {
+            eprintln!("{line}");
+        }
+    }
 }

@@ -3,6 +3,7 @@ mod chat;
 mod config;
 mod files;
 mod interrupt;
+mod process;
 mod redaction;
 mod resume;
 mod sandbox;

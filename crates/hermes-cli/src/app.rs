@@ -319,6 +319,7 @@ impl App {
         store: Arc<Store>,
         approver: Option<Arc<dyn hermes_core::approval::Approver>>,
         processes: Arc<ProcessRegistry>,
+        executor: Arc<dyn Executor>,
     ) -> Result<(ToolRegistry, Arc<TodoStore>), Failure> {
         let cfg = self.config();
         let access = FileAccess::new(workspace, vec![self.home.root().to_path_buf()])
@@ -345,7 +346,7 @@ impl App {
         )));
         reg.register(Arc::new(
             hermes_tools::terminal::TerminalTool::new(
-                self.executor(workspace)?,
+                executor,
                 hermes_tools::terminal::TerminalConfig {
                     workspace: workspace.to_path_buf(),
                     default_timeout: Duration::from_secs(cfg.terminal.timeout),

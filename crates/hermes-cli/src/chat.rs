@@ -72,6 +72,8 @@ struct Chat {
     source: &'static str,
     /// Background processes; released when a conversation ends and at exit.
     processes: Arc<ProcessRegistry>,
+    /// Where commands run; a conversation's sandbox is released with it.
+    executor: Arc<dyn hermes_sandbox::Executor>,
 }
 
 impl Chat {
@@ -86,7 +88,14 @@ impl Chat {
         let workspace = app.workspace()?;
         let provider = app.provider(global)?;
         let processes = app.process_registry();
-        let (tools, todos) = app.tools(&workspace, store.clone(), approver, processes.clone())?;
+        let executor = app.executor(&workspace)?;
+        let (tools, todos) = app.tools(
+            &workspace,
+            store.clone(),
+            approver,
+            processes.clone(),
+            executor.clone(),
+        )?;
         let agent = app.agent(provider, tools, todos, store.clone(), &workspace);
         Ok(Chat {
             app,
@@ -94,6 +103,7 @@ impl Chat {
             agent,
             source,
             processes,
+            executor,
         })
     }
 
@@ -337,6 +347,7 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
                 "help" | "?" => println!("{HELP}"),
                 "new" | "reset" => {
                     chat.processes.release(&session.lineage_id);
+                    chat.executor.release(&session.lineage_id).await;
                     close(&chat.store, &session.id, "new_session");
                     session = chat.new_session()?;
                     println!("New session {}", session.id);
@@ -349,6 +360,8 @@ async fn interactive(global: &Global) -> Result<ExitCode, Failure> {
                         match chat.resume(arg) {
                             Ok(s) => {
                                 chat.processes.release(&session.lineage_id);
+                                chat.executor.release(&session.lineage_id).await;
+                                chat.executor.release(&session.lineage_id).await;
                                 close(&chat.store, &session.id, "session_switch");
                                 session = s;
                                 println!(

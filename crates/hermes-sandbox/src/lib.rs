@@ -152,6 +152,10 @@ pub trait Executor: Send + Sync {
         cancel: &CancellationToken,
     ) -> Result<ExecOutput, ExecError>;
 
+    /// Ends whatever the executor keeps for `scope` (the native backend's sandbox, with
+    /// everything still running in it). Later commands of that scope start afresh.
+    async fn release(&self, _scope: &str) {}
+
     /// Starts a command in the background, under the same policy and limits as `exec`.
     async fn spawn(&self, _request: SpawnRequest) -> Result<Spawned, ExecError> {
         Err(ExecError::Unavailable {

@@ -471,11 +471,6 @@ impl NativeExecutor {
         boxes.insert(scope.to_string(), b.clone());
         Ok(b)
     }
-
-    /// Ends the sandbox of `scope` and everything running in it.
-    pub async fn release(&self, scope: &str) {
-        self.boxes.lock().await.remove(scope);
-    }
 }
 
 fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -492,6 +487,14 @@ fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 impl Executor for NativeExecutor {
     fn kind(&self) -> &'static str {
         BACKEND
+    }
+
+    async fn release(&self, scope: &str) {
+        let sb = self.boxes.lock().await.remove(scope);
+        // Tearing a sandbox down waits for its processes; keep that off the runtime.
+        if let Some(sb) = sb {
+            let _ = tokio::task::spawn_blocking(move || drop(sb)).await;
+        }
     }
 
     async fn exec(

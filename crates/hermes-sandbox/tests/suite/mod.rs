@@ -2,4 +2,5 @@
 #[cfg(target_arch = "x86_64")]
 mod escape;
 mod native;
+mod spawn;
 mod support;

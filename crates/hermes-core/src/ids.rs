@@ -41,16 +41,85 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+const WEEKDAYS: [&str; 7] = [
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A Unix timestamp broken down in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utc {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// 0 = Thursday (1970-01-01), as an index into the weekday names.
+    weekday: usize,
+}
+
+impl Utc {
+    pub fn at(ts: f64) -> Utc {
+        let secs = ts.floor() as i64;
+        let days = secs.div_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let rem = secs.rem_euclid(86_400);
+        Utc {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: ((rem / 60) % 60) as u32,
+            second: (rem % 60) as u32,
+            weekday: days.rem_euclid(7) as usize,
+        }
+    }
+
+    pub fn month_name(&self) -> &'static str {
+        MONTHS[(self.month as usize).saturating_sub(1) % 12]
+    }
+
+    pub fn weekday_name(&self) -> &'static str {
+        WEEKDAYS[self.weekday % 7]
+    }
+
+    /// The hour on a 12-hour clock and `AM`/`PM`.
+    pub fn hour12(&self) -> (u32, &'static str) {
+        match self.hour {
+            0 => (12, "AM"),
+            h @ 1..=11 => (h, "AM"),
+            12 => (12, "PM"),
+            h => (h - 12, "PM"),
+        }
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for a Unix timestamp.
 pub fn format_utc(ts: f64) -> String {
-    let secs = ts.floor() as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
+    let t = Utc::at(ts);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 

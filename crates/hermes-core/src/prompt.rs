@@ -247,51 +247,18 @@ fn relative_label(cwd: &Path, p: &Path) -> String {
     p.display().to_string()
 }
 
-const WEEKDAYS: [&str; 7] = [
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-];
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// `Wednesday, April 18, 2026 02:30 PM UTC`.
 pub fn human_time(ts: f64) -> String {
-    let secs = ts.floor() as i64;
-    let days = secs.div_euclid(86_400);
-    let (y, m, d) = crate::ids::civil_from_days(days);
-    let rem = secs.rem_euclid(86_400);
-    let (h, min) = (rem / 3600, (rem / 60) % 60);
-    let (h12, ampm) = match h {
-        0 => (12, "AM"),
-        1..=11 => (h, "AM"),
-        12 => (12, "PM"),
-        _ => (h - 12, "PM"),
-    };
+    let t = crate::ids::Utc::at(ts);
+    let (h12, ampm) = t.hour12();
     format!(
         "{}, {} {:02}, {} {:02}:{:02} {} UTC",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        d,
-        y,
+        t.weekday_name(),
+        t.month_name(),
+        t.day,
+        t.year,
         h12,
-        min,
+        t.minute,
         ampm
     )
 }

@@ -289,38 +289,20 @@ fn link(session_id: &str) -> String {
     format!("@session:{session_id}")
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// Hermes' `"%B %d, %Y at %I:%M %p"`, in UTC.
 fn format_when(ts: Option<f64>) -> String {
     let Some(ts) = ts.filter(|t| t.is_finite()) else {
         return "unknown".into();
     };
-    let secs = ts.floor() as i64;
-    let (y, m, d) = hermes_core::ids::civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    let (h, min) = (rem / 3600, (rem / 60) % 60);
-    let (h12, ampm) = match h {
-        0 => (12, "AM"),
-        1..=11 => (h, "AM"),
-        12 => (12, "PM"),
-        _ => (h - 12, "PM"),
-    };
-    let month = MONTHS[(m as usize).saturating_sub(1) % 12];
-    format!("{month} {d:02}, {y} at {h12:02}:{min:02} {ampm} UTC")
+    let t = hermes_core::ids::Utc::at(ts);
+    let (h12, ampm) = t.hour12();
+    format!(
+        "{} {:02}, {} at {h12:02}:{:02} {ampm} UTC",
+        t.month_name(),
+        t.day,
+        t.year,
+        t.minute
+    )
 }
 
 /// Removes ANSI escape sequences (CSI and OSC) from recalled terminal output.

@@ -325,6 +325,24 @@ impl SandboxBox {
         })
     }
 
+    /// Starts command `spec` with descriptors `fds` and returns where its end will be
+    /// reported. The caller may close its copies of `fds` once this returns.
+    fn run(&self, spec: ExecSpec, fds: &[i32]) -> Result<oneshot::Receiver<Event>, ExecError> {
+        let id = spec.id;
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .map_err(|_| unavailable("sandbox lock poisoned"))?
+            .insert(id, tx);
+        if let Err(e) = self.send(&Request::Exec(spec), fds) {
+            if let Ok(mut w) = self.waiters.lock() {
+                w.remove(&id);
+            }
+            return Err(e);
+        }
+        Ok(rx)
+    }
+
     fn send(&self, req: &Request, fds: &[i32]) -> Result<(), ExecError> {
         if let Some(reason) = self.dead.lock().ok().and_then(|d| d.clone()) {
             return Err(unavailable(reason));
@@ -473,6 +491,11 @@ impl NativeExecutor {
     }
 }
 
+/// A command line run by the sandbox's shell.
+fn shell_argv(command: &str) -> Vec<String> {
+    vec!["/bin/sh".to_string(), "-c".to_string(), command.to_string()]
+}
+
 fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = super::sys::pipe()?;
     // SAFETY: fcntl on a descriptor we own.
@@ -517,18 +540,9 @@ impl Executor for NativeExecutor {
             }
             None => None,
         };
-        let (tx, rx) = oneshot::channel();
-        sb.waiters
-            .lock()
-            .map_err(|_| unavailable("sandbox lock poisoned"))?
-            .insert(id, tx);
         let spec = ExecSpec {
             id,
-            argv: vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                request.command.clone(),
-            ],
+            argv: shell_argv(&request.command),
             cwd: request.cwd.display().to_string(),
             env: request.env.clone().into_iter().collect(),
             stdin: stdin.is_some(),
@@ -540,14 +554,9 @@ impl Executor for NativeExecutor {
             fds.push(r.as_raw_fd());
         }
         fds.push(out_w.as_raw_fd());
-        let sent = sb.send(&Request::Exec(spec), &fds);
+        let started = sb.run(spec, &fds);
         drop(out_w);
-        if let Err(e) = sent {
-            if let Ok(mut w) = sb.waiters.lock() {
-                w.remove(&id);
-            }
-            return Err(e);
-        }
+        let rx = started?;
         if let Some((r, w, data)) = stdin {
             drop(r);
             tokio::task::spawn_blocking(move || {
@@ -667,18 +676,9 @@ impl Executor for NativeExecutor {
                 out_w,
             )
         };
-        let (tx, rx) = oneshot::channel();
-        sb.waiters
-            .lock()
-            .map_err(|_| unavailable("sandbox lock poisoned"))?
-            .insert(id, tx);
         let spec = ExecSpec {
             id,
-            argv: vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                request.command.clone(),
-            ],
+            argv: shell_argv(&request.command),
             cwd: request.cwd.display().to_string(),
             env: request.env.clone().into_iter().collect(),
             stdin: true,
@@ -687,18 +687,10 @@ impl Executor for NativeExecutor {
                 .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
             pty: request.pty,
         };
-        let sent = sb.send(
-            &Request::Exec(spec),
-            &[child_in.as_raw_fd(), child_out.as_raw_fd()],
-        );
+        let started = sb.run(spec, &[child_in.as_raw_fd(), child_out.as_raw_fd()]);
         drop(child_in);
         drop(child_out);
-        if let Err(e) = sent {
-            if let Ok(mut w) = sb.waiters.lock() {
-                w.remove(&id);
-            }
-            return Err(e);
-        }
+        let rx = started?;
         let killer = sb.clone();
         let keep = sb.clone();
         let policy = self.cfg.policy.clone();

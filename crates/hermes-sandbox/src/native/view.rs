@@ -18,9 +18,9 @@ const NEW: &str = "/newroot";
 /// Host device nodes bound into the minimal `/dev`.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
-/// `/newroot` + an absolute path.
-fn new_path(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from(NEW);
+/// `base` + an absolute path (its root and any `..`/`.` dropped).
+fn under(base: &str, p: &Path) -> PathBuf {
+    let mut out = PathBuf::from(base);
     for c in p.components() {
         if let Component::Normal(n) = c {
             out.push(n);
@@ -29,14 +29,14 @@ fn new_path(p: &Path) -> PathBuf {
     out
 }
 
+/// Where a path of the view is while it is being built.
+fn new_path(p: &Path) -> PathBuf {
+    under(NEW, p)
+}
+
+/// Where a host path is while the view is being built.
 fn old_path(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from(OLD);
-    for c in p.components() {
-        if let Component::Normal(n) = c {
-            out.push(n);
-        }
-    }
-    out
+    under(OLD, p)
 }
 
 fn mkdir_all(p: &Path) -> io::Result<()> {

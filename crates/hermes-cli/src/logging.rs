@@ -10,25 +10,24 @@
 //! the first line is logged, and scrubbing a log line costs the agent nothing.
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::LazyLock;
 
 use hermes_core::redact::Redactor;
 use tracing_subscriber::fmt::MakeWriter;
 
+/// The shape patterns compile when the first line is logged, not at every start: most
+/// runs log nothing, and compiling them costs milliseconds.
+static LOG_REDACTOR: LazyLock<Redactor> = LazyLock::new(Redactor::default);
+
 /// A `tracing_subscriber` writer for stderr that scrubs each record before writing it.
-#[derive(Clone, Default)]
-pub struct ScrubbedStderr {
-    redactor: Arc<Redactor>,
-}
+#[derive(Clone, Copy, Default)]
+pub struct ScrubbedStderr;
 
 impl<'a> MakeWriter<'a> for ScrubbedStderr {
     type Writer = Record;
 
     fn make_writer(&'a self) -> Record {
-        Record {
-            buf: Vec::new(),
-            redactor: self.redactor.clone(),
-        }
+        Record { buf: Vec::new() }
     }
 }
 
@@ -36,7 +35,6 @@ impl<'a> MakeWriter<'a> for ScrubbedStderr {
 /// formatter makes one writer per event).
 pub struct Record {
     buf: Vec<u8>,
-    redactor: Arc<Redactor>,
 }
 
 impl Record {
@@ -44,7 +42,7 @@ impl Record {
     fn take_clean(&mut self) -> String {
         let raw = std::mem::take(&mut self.buf);
         let text = String::from_utf8_lossy(&raw);
-        self.redactor.scrub(&text).into_owned()
+        LOG_REDACTOR.scrub(&text).into_owned()
     }
 }
 

@@ -119,7 +119,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(logging::ScrubbedStderr::default())
+        .with_writer(logging::ScrubbedStderr)
         .with_target(false)
         .without_time()
         .try_init();

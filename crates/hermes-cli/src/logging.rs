@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn records_are_scrubbed_as_one_piece() {
-        let w = ScrubbedStderr::default();
+        let w = ScrubbedStderr;
         let mut r = w.make_writer();
         r.write_all(b"upstream said: Authorization: Bearer abcdef0123456789")
             .unwrap();
